@@ -1,0 +1,125 @@
+"""Public API: grad, value_and_grad, differentiate.  Wiring only."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+from .cache import load, memoised
+from .derive import derive
+from .emit import function_name, module
+from .errors import DifferentiationError
+from .frontend import display_name
+from .normalize import to_ir
+
+
+def _resolve_wrt(func, ir, wrt):
+    """(names, single): the argument names `wrt` designates."""
+    single = not isinstance(wrt, (tuple, list))
+    items = [wrt] if single else list(wrt)
+    if not items:
+        raise _wrt_error(ir, "wrt is empty", "name at least one argument.")
+    names = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise _wrt_error(ir, f"wrt={item!r} is neither an argument name nor a position",
+                             f"use a name or position among {', '.join(ir.params)}.")
+        if isinstance(item, int):
+            if not -len(ir.params) <= item < len(ir.params):
+                raise _wrt_error(ir, f"wrt={item} is out of range: {ir.name} takes "
+                                     f"{len(ir.params)} arguments",
+                                 f"use a position below {len(ir.params)} or a name.")
+            name = ir.params[item]
+        else:
+            if item not in ir.params:
+                raise _wrt_error(ir, f"{ir.name} has no argument named {item!r}",
+                                 f"its arguments are: {', '.join(ir.params)}.")
+            name = item
+        if name in names:
+            raise _wrt_error(ir, f"wrt names {name!r} twice", "list each argument once.")
+        names.append(name)
+    return tuple(names), single
+
+
+def _wrt_error(ir, message, hint):
+    lines = ir.source.splitlines()
+    return DifferentiationError(message, ir.filename, ir.lineno,
+                                len(lines[0]) - len(lines[0].lstrip()) if lines else 0,
+                                lines[0] if lines else None, hint)
+
+
+def _build(func, wrt, kind):
+    ir = to_ir(func)
+    names, single = _resolve_wrt(func, ir, wrt)
+    d = derive(ir, names, kind)
+    if single:
+        d.grads = d.grads[:1]
+    source, namespace = module(d)
+    origin = f"{display_name(ir.filename)}:{ir.qualname}"
+    return load(source, function_name(d), origin, namespace)
+
+
+def _derivative(func, wrt, kind):
+    if not callable(func):
+        raise TypeError(f"s2s.{kind} expects a function, got {type(func).__name__}")
+    target = getattr(func, "__s2s_function__", func)
+    key = (wrt if not isinstance(wrt, list) else tuple(wrt), kind)
+    return memoised(target, key, lambda: _build(target, wrt, kind))
+
+
+def grad(func, wrt=0):
+    """The gradient of a scalar-valued `func` with respect to argument(s) `wrt`.
+
+    `wrt` is a position or a name, or a tuple of them (then a tuple of gradients
+    comes back).  Each gradient has the shape of its argument.
+
+        >>> def f(x, y):
+        ...     return np.sum(x * y)
+        >>> s2s.grad(f, wrt=("x", "y"))(np.ones(2), np.arange(2.0))
+        (array([0., 1.]), array([1., 1.]))
+
+    The result is a compiled Python function; ``.source`` is its code.
+    """
+    return _derivative(func, wrt, "grad")
+
+
+def value_and_grad(func, wrt=0):
+    """Like `grad`, returning ``(func(*args), gradient)`` from one forward pass."""
+    return _derivative(func, wrt, "value_and_grad")
+
+
+class Differentiable:
+    """A function decorated with @s2s.differentiate: call it as before; use .grad."""
+
+    def __init__(self, func, wrt):
+        functools.update_wrapper(self, func)
+        self.__s2s_function__ = func
+        self._wrt = wrt
+
+    def __call__(self, *args, **kwargs):
+        return self.__s2s_function__(*args, **kwargs)
+
+    @property
+    def grad(self):
+        return grad(self.__s2s_function__, self._wrt)
+
+    @property
+    def value_and_grad(self):
+        return value_and_grad(self.__s2s_function__, self._wrt)
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self):
+        return f"<s2s.differentiate {self.__s2s_function__.__qualname__} wrt={self._wrt!r}>"
+
+
+def differentiate(func=None, *, wrt=0):
+    """Decorator: ``@s2s.differentiate`` or ``@s2s.differentiate(wrt=("w", "b"))``.
+
+    The function behaves as written; ``f.grad(...)`` and ``f.value_and_grad(...)``
+    compute its derivatives (compiled on first use), ``f.grad.source`` shows the code.
+    """
+    if func is None:
+        return lambda f: Differentiable(f, wrt)
+    return Differentiable(func, wrt)

@@ -1,0 +1,138 @@
+"""[IR] The expression graph s2s differentiates.
+
+A ``Function`` is a straight-line list of statements in single-assignment form:
+every ``Assign`` applies one operation (``op``, a key of the rule tables) to operands
+that are variables or constants, plus static parameters (``axis=0``, an index, a
+shape) that are never differentiated.  Every statement carries the ``Span`` of the
+user's source it came from, so errors and generated comments point at real lines.
+
+Invariants: each name is assigned once; operands are only ``Var`` or ``Const``;
+static parameters are Python literals, ``Var`` (an inactive value such as a loop
+bound), tuples of those, ``slice`` objects of those, ``Ellipsis`` or ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class Span:
+    filename: str
+    lineno: int
+    col_offset: int
+    line: str  # the full physical source line, for messages and carets
+    statement: str = ""  # the whole source statement on one line, for comments
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Any
+    text: str  # how the constant is written in generated code: "1.0", "np.pi", "SCALE"
+
+
+Operand = Union[Var, Const]
+
+
+@dataclass(frozen=True)
+class Assign:
+    target: str
+    op: str
+    args: tuple  # tuple[Operand, ...]: the differentiable operand positions
+    params: tuple = ()  # tuple[(name, static value), ...], in the op's signature order
+    span: Span = None
+
+    def param(self, name, default=None):
+        for key, value in self.params:
+            if key == name:
+                return value
+        return default
+
+
+@dataclass(frozen=True)
+class Return:
+    value: Operand
+    span: Span = None
+
+
+@dataclass
+class Function:
+    name: str
+    params: tuple  # argument names, in order
+    body: list  # list[Assign | Return]
+    filename: str
+    lineno: int  # line of the `def`
+    qualname: str = ""
+    source: str = ""  # the function's source text (dedented)
+    constants: dict = field(default_factory=dict)  # global name -> value it had at compile time
+    # user-visible name of each SSA name: "h_1" -> "h", "_h0" -> "h"
+    origin: dict = field(default_factory=dict)
+    kwonly: tuple = ()  # the names in `params` that are keyword-only
+    defaults: dict = field(default_factory=dict)  # argument name -> default value
+
+    @property
+    def ret(self) -> Return:
+        return self.body[-1]
+
+
+@dataclass(frozen=True)
+class Line:
+    """A statement of generated code: `targets = code` (no targets: a bare expression).
+
+    `reads` are the names `code` uses; `block` is the source the line differentiates
+    (its comment header), `view` marks code that may be a read-only broadcast view."""
+    targets: tuple
+    code: str
+    reads: frozenset
+    block: tuple = ()  # ((lineno, statement text), ...) quoted above the block
+    view: bool = False
+
+
+def static_vars(value):
+    """The Var objects inside a static parameter value."""
+    if isinstance(value, Var):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from static_vars(item)
+    elif isinstance(value, slice):
+        for item in (value.start, value.stop, value.step):
+            yield from static_vars(item)
+
+
+def reads(stmt):
+    """Names a statement reads, operands first, then those inside static parameters."""
+    values = stmt.args if isinstance(stmt, Assign) else (stmt.value,)
+    names = [a.name for a in values if isinstance(a, Var)]
+    if isinstance(stmt, Assign):
+        for _, value in stmt.params:
+            names.extend(v.name for v in static_vars(value))
+    return names
+
+
+def static_code(value, subscript=False):
+    """Python source for a static parameter; `subscript` renders x[...] contents."""
+    if isinstance(value, Var):
+        return value.name
+    if isinstance(value, Const):
+        return value.text
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, slice):
+        parts = ["" if p is None else static_code(p) for p in (value.start, value.stop, value.step)]
+        text = f"{parts[0]}:{parts[1]}" + (f":{parts[2]}" if value.step is not None else "")
+        return text if subscript else f"np.s_[{text}]"
+    if isinstance(value, tuple):
+        if subscript:
+            return ", ".join(static_code(v, True) for v in value) + ("," if len(value) == 1 else "")
+        if any(isinstance(v, slice) or v is Ellipsis for v in value):
+            return "np.s_[" + static_code(value, True) + "]"
+        inner = ", ".join(static_code(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)

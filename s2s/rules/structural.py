@@ -1,0 +1,165 @@
+"""[rules] Adjoints of structural (linear or selection) ops.
+
+Each rule gets a context ``c`` for one statement ``y = op(args...)``: ``c.dy`` the
+adjoint of ``y`` (a name), ``c.y`` the forward result, ``c.x(i)`` the code of operand
+``i``, ``c.p(name)`` the code of a static parameter and ``c.v(name)`` its value, and
+returns ``{operand index: code of its contribution}``, or ``Multi(code, indices)``
+when one expression yields the contributions of several operands as a sequence, or
+``Scalar(code)`` for a scalar that stands for an array of the operand's shape filled
+with it (derive broadcasts it only where something needs the full array).
+Contributions are summed by derive; a rule never accumulates itself.  ``c.refuse``
+raises a DifferentiationError at the statement for cases a rule does not cover.
+Longer adjoints are helpers in s2s/runtime.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ADJOINTS = {}
+
+# Contributions whose code is a read-only broadcast view: derive copies them before
+# handing them to the user.
+VIEWS = set()
+
+
+@dataclass(frozen=True)
+class Multi:
+    code: str
+    indices: tuple
+
+
+@dataclass(frozen=True)
+class Scalar:
+    code: str
+
+
+def adjoint(*ops, view=False):
+    def register(rule):
+        for op in ops:
+            ADJOINTS[op] = rule
+            if view:
+                VIEWS.add(op)
+        return rule
+    return register
+
+
+def _expanded(c, dy):
+    # dy with the reduced axes put back, broadcast to the operand's shape
+    if c.v("axis") is not None and not c.v("keepdims"):
+        dy = f"np.expand_dims({dy}, {c.p('axis')})"
+    return f"np.broadcast_to({dy}, np.shape({c.x(0)}))"
+
+
+@adjoint("matmul", "np.matmul")      # y = a @ b  ->  da = dy @ b^T, db = a^T @ dy
+def matmul(c):
+    return {0: f"_matmul_adjoint_lhs({c.dy}, {c.x(0)}, {c.x(1)})",
+            1: f"_matmul_adjoint_rhs({c.dy}, {c.x(0)}, {c.x(1)})"}
+
+
+@adjoint("np.dot")                   # as matmul for 1-D and 2-D operands, a product for scalars
+def dot(c):
+    return {0: f"_dot_adjoint_lhs({c.dy}, {c.x(0)}, {c.x(1)})",
+            1: f"_dot_adjoint_rhs({c.dy}, {c.x(0)}, {c.x(1)})"}
+
+
+def _whole(c):
+    return c.v("axis") is None and not c.v("keepdims")
+
+
+@adjoint("np.sum", view=True)        # y = sum(x, axis)  ->  dx = dy broadcast along axis
+def sum_(c):
+    return {0: Scalar(c.dy) if _whole(c) else _expanded(c, c.dy)}
+
+
+@adjoint("np.mean", view=True)       # y = mean(x, axis)  ->  dx = dy / n broadcast along axis
+def mean(c):
+    if _whole(c):
+        return {0: Scalar(f"{c.dy} / np.size({c.x(0)})")}
+    n = f"np.size({c.x(0)})" if c.v("axis") is None else f"_count({c.x(0)}, {c.p('axis')})"
+    return {0: _expanded(c, f"{c.dy} / {n}")}
+
+
+@adjoint("np.prod")                  # dx_i = dy * prod of the other x_j (exact at zeros)
+def prod(c):
+    return {0: f"_prod_adjoint({c.dy}, {c.x(0)}, {c.p('axis')}, {c.p('keepdims')})"}
+
+
+@adjoint("np.max", "np.min")         # dy shared equally among the tied extrema
+def extremum(c):
+    return {0: f"_extremum_adjoint({c.dy}, {c.x(0)}, {c.y}, {c.p('axis')}, {c.p('keepdims')})"}
+
+
+@adjoint("np.var")                   # dx = dy * 2 (x - mean) / (n - ddof)
+def var(c):
+    return {0: f"_var_adjoint({c.dy}, {c.x(0)}, {c.p('axis')}, {c.p('ddof')}, {c.p('keepdims')})"}
+
+
+@adjoint("np.std")                   # std = sqrt(var)  ->  dvar = dy / (2 std)
+def std(c):
+    return {0: f"_var_adjoint({c.dy} / (2 * {c.y}), {c.x(0)}, {c.p('axis')}, {c.p('ddof')}, "
+               f"{c.p('keepdims')})"}
+
+
+@adjoint("np.transpose")             # dx = dy transposed by the inverse permutation
+def transpose(c):
+    axes = c.v("axes")
+    if axes is None:
+        return {0: f"np.transpose({c.dy})"}
+    if all(isinstance(a, int) for a in axes):
+        n = len(axes)
+        inverse = [0] * n
+        for i, a in enumerate(axes):
+            inverse[a % n] = i
+        return {0: f"np.transpose({c.dy}, {tuple(inverse)!r})"}
+    return {0: f"np.transpose({c.dy}, np.argsort({c.p('axes')}))"}
+
+
+@adjoint("np.reshape", "np.expand_dims", "np.squeeze", "np.ravel")   # dx = dy in x's shape
+def reshape(c):
+    return {0: f"np.reshape({c.dy}, np.shape({c.x(0)}))"}
+
+
+@adjoint("getitem")                  # dx = zeros like x, with dy added at the index
+def getitem(c):
+    return {0: f"_getitem_adjoint({c.dy}, {c.x(0)}, {c.p('index', subscript=True)})"}
+
+
+@adjoint("np.concatenate")           # the parts' adjoints are dy split along axis
+def concatenate(c):
+    parts = ", ".join(c.x(i) for i in range(c.n)) + ("," if c.n == 1 else "")
+    return Multi(f"_split_adjoint({c.dy}, ({parts}), {c.p('axis')})", tuple(range(c.n)))
+
+
+@adjoint("np.stack")                 # the parts' adjoints are the slices of dy along axis
+def stack(c):
+    axis = c.v("axis")
+    code = c.dy if axis == 0 else f"np.moveaxis({c.dy}, {c.p('axis')}, 0)"
+    return Multi(code, tuple(range(c.n)))
+
+
+@adjoint("np.outer")                 # y = outer(a, b)  ->  da = dy @ b, db = a @ dy
+def outer(c):
+    return {0: f"_outer_adjoint_lhs({c.dy}, {c.x(0)}, {c.x(1)})",
+            1: f"_outer_adjoint_rhs({c.dy}, {c.x(0)}, {c.x(1)})"}
+
+
+@adjoint("np.trace")                 # dx = dy * identity
+def trace(c):
+    return {0: f"_trace_adjoint({c.dy}, {c.x(0)})"}
+
+
+@adjoint("np.diag")                  # dx = diag(dy), or dy placed on the diagonal
+def diag(c):
+    if c.v("k") != 0:
+        c.refuse("cannot differentiate np.diag with an offset k", "use k=0.")
+    return {0: f"_diag_adjoint({c.dy}, {c.x(0)})"}
+
+
+@adjoint("np.linalg.norm")           # y = ||x||  ->  dx = dy * x / y (0 where y == 0)
+def norm(c):
+    if c.v("ord") not in (None, 2, "fro") or c.v("axis") is not None or c.v("keepdims"):
+        c.refuse("s2s differentiates np.linalg.norm only as the 2-norm or Frobenius norm "
+                 "of the whole array",
+                 "write it out: np.sqrt(np.sum(x**2, axis=...)).")
+    return {0: f"_norm_adjoint({c.dy}, {c.x(0)}, {c.y})"}

@@ -1,0 +1,164 @@
+"""[runtime] NumPy-only helpers called by generated gradients.
+
+Each helper is a plain top-level function using nothing but ``np`` and the other
+helpers here: emit pastes the source of the ones a derivative uses into its module,
+so generated code runs without s2s installed.  Names start with ``_`` and say what
+they compute; the comment above each gives the math.
+"""
+
+import numpy as np
+
+
+# g was computed for a value broadcast to shape(g); sum it back to shape(x).
+def _unbroadcast(g, x):
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g
+    g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
+    extra = np.ndim(g) - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes)
+    return np.reshape(g, shape)
+
+
+# y = sum(x, axis) -> dx = dy broadcast back along the summed axes.
+def _expand(dy, x, axis=None, keepdims=False):
+    if axis is not None and not keepdims:
+        dy = np.expand_dims(dy, axis)
+    return np.broadcast_to(dy, np.shape(x))
+
+
+# number of elements a reduction over `axis` combines.
+def _count(x, axis=None):
+    shape = np.shape(x)
+    if axis is None:
+        return int(np.prod(shape))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return int(np.prod([shape[a] for a in axes]))
+
+
+# y = max(x, axis) -> dx = dy shared equally among the elements equal to the max.
+def _extremum_adjoint(dy, x, y, axis=None, keepdims=False):
+    hit = (x == _expand(y, x, axis, keepdims))
+    share = (hit / np.sum(hit, axis=axis, keepdims=True)).astype(np.result_type(x), copy=False)
+    return _expand(dy, x, axis, keepdims) * share
+
+
+# y = prod(x, axis) -> dx_i = dy * prod_{j != i} x_j (exact when some x_j == 0).
+def _prod_adjoint(dy, x, axis=None, keepdims=False):
+    x = np.asarray(x)
+    axes = tuple(range(x.ndim)) if axis is None else (
+        axis if isinstance(axis, tuple) else (axis,))
+    axes = tuple(a % x.ndim for a in axes)
+    rest = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, rest + list(axes))
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = (left * right).reshape(moved.shape)
+    others = np.transpose(others, np.argsort(rest + list(axes)))
+    return _expand(dy, x, axis, keepdims) * others
+
+
+# y = var(x, axis, ddof) -> dx = dy * 2 (x - mean(x)) / (N - ddof).
+def _var_adjoint(dy, x, axis=None, ddof=0, keepdims=False):
+    centered = x - np.mean(x, axis=axis, keepdims=True)
+    return _expand(dy, x, axis, keepdims) * (2.0 / (_count(x, axis) - ddof)) * centered
+
+
+# y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed.
+def _matmul_adjoint_lhs(dy, a, b):
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return dy @ np.transpose(b)
+    if np.ndim(b) == 1:
+        dy = np.expand_dims(dy, -1)
+        bt = np.asarray(b)[np.newaxis, :]
+    else:
+        bt = np.swapaxes(b, -1, -2)
+    if np.ndim(a) == 1:
+        dy = np.expand_dims(dy, -2)
+    da = dy @ bt
+    if np.ndim(a) == 1:
+        da = da[..., 0, :]
+    return _unbroadcast(da, a)
+
+
+# y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed.
+def _matmul_adjoint_rhs(dy, a, b):
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return np.transpose(a) @ dy
+    if np.ndim(b) == 1:
+        dy = np.expand_dims(dy, -1)
+    if np.ndim(a) == 1:
+        dy = np.expand_dims(dy, -2)
+        at = np.asarray(a)[:, np.newaxis]
+    else:
+        at = np.swapaxes(a, -1, -2)
+    db = at @ dy
+    if np.ndim(b) == 1:
+        db = db[..., 0]
+    return _unbroadcast(db, b)
+
+
+# y = x[index] -> dx = zeros like x with dy added at index (repeats accumulate).
+def _getitem_adjoint(dy, x, index):
+    dx = np.zeros(np.shape(x), dtype=np.result_type(dy, x))
+    np.add.at(dx, index, dy)
+    return dx
+
+
+# y = concatenate(parts, axis) -> the adjoints of the parts are dy split along axis.
+def _split_adjoint(dy, parts, axis=0):
+    ends = np.cumsum([np.shape(p)[axis] for p in parts])[:-1]
+    return np.split(dy, ends, axis=axis)
+
+
+# y = diag(x) -> dx = diag(dy) (1-D x), or dy on the diagonal of zeros (2-D x).
+def _diag_adjoint(dy, x):
+    if np.ndim(x) == 1:
+        return np.diag(dy)
+    dx = np.zeros(np.shape(x), dtype=np.result_type(dy, x))
+    np.fill_diagonal(dx, dy)
+    return dx
+
+
+# y = trace(x) -> dx = dy * identity.
+def _trace_adjoint(dy, x):
+    return dy * np.eye(*np.shape(x), dtype=np.result_type(dy, x))
+
+
+# y = outer(a, b) -> da = dy @ b, db = a @ dy (on the raveled operands).
+def _outer_adjoint_lhs(dy, a, b):
+    return np.reshape(dy @ np.ravel(b), np.shape(a))
+
+
+def _outer_adjoint_rhs(dy, a, b):
+    return np.reshape(np.ravel(a) @ dy, np.shape(b))
+
+
+# y = norm(x) (2-norm, Frobenius) -> dx = dy * x / y, and 0 where y == 0 (a subgradient).
+def _norm_adjoint(dy, x, y):
+    safe = np.where(y == 0, 1.0, y)
+    return np.where(y == 0, 0.0, dy * (x / safe))
+
+
+# np.dot: a product for scalars, matmul for 1-D and 2-D operands.
+def _dot_adjoint_lhs(dy, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return _unbroadcast(dy * b, a)
+    if np.ndim(b) > 2:
+        raise NotImplementedError("s2s: np.dot with a second operand of more than 2 "
+                                  "dimensions; use np.matmul (@) instead")
+    return _matmul_adjoint_lhs(dy, a, b)
+
+
+def _dot_adjoint_rhs(dy, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return _unbroadcast(dy * a, b)
+    if np.ndim(b) > 2:
+        raise NotImplementedError("s2s: np.dot with a second operand of more than 2 "
+                                  "dimensions; use np.matmul (@) instead")
+    return _matmul_adjoint_rhs(dy, a, b)

@@ -1,0 +1,106 @@
+"""[simplify] Guarded simplification, canonical CSE and dead-code removal.
+
+- ``in_forward_values``: rewrite a derivative in terms of values the forward pass
+  already holds: first replace sub-expressions equal to a forward value by its name,
+  then, where a forward value ``v = g(u)`` is a rational function of one other value
+  ``u``, try ``u = g^-1(v)`` followed by ``sympy.cancel`` and keep the result only if
+  it is smaller.  ``cancel`` only removes factors that are zero where the original is
+  undefined, so values where the original is defined never change; nothing here
+  rewrites ``log1p``/``expm1`` or cancels ``log(exp(x))``.  Work is bounded by
+  expression size (``MAX_OPS``), never by wall time, so output stays deterministic.
+- ``cse``: SymPy's CSE in canonical order with temporaries named by a NameTable.
+- ``dead_code``: backward liveness over straight-line ``Line``/``Assign`` lists.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .ir import Assign, Line, reads
+
+MAX_OPS = 80  # above this many operations, skip the inversion search
+
+
+def _size(expr):
+    return sp.count_ops(expr, visual=False)
+
+
+def _worth_naming(sym, full, local):
+    """Reuse a forward value when it is the user's variable or costly to recompute."""
+    if full.is_Atom:
+        return False
+    if not sym.name.startswith("_"):
+        return True
+    return bool(local.atoms(sp.Function)) or any(
+        not p.exp.is_Integer for p in local.atoms(sp.Pow))
+
+
+def _substitute(expr, definitions):
+    named = sorted((d for d in definitions if _worth_naming(*d)),
+                   key=lambda d: (-_size(d[1]), d[0].name))
+    for sym, full, _ in named:
+        expr = expr.subs(full, sym)
+    return expr
+
+
+def in_forward_values(expr, definitions):
+    """`definitions`: [(symbol, full expression in leaves, local expression)], forward order.
+
+    Returns `expr` written with forward values: the smallest of plain substitution and
+    of eliminating a function atom a through a forward value v = g(a), g rational
+    (exp(-z) = 1/p - 1 for p = 1/(1 + exp(-z))), followed by sympy.cancel."""
+    best = _substitute(expr, definitions)
+    if _size(expr) > MAX_OPS:
+        return best
+    best_size = _size(best)
+    current = expr
+    for sym, full, local in reversed(definitions):
+        if not _worth_naming(sym, full, local):
+            continue
+        atoms = full.atoms(sp.Function)
+        if len(atoms) != 1:
+            continue
+        atom = atoms.pop()
+        if not current.has(atom):
+            continue
+        u = sp.Dummy("u")
+        g = full.xreplace({atom: u})
+        if g == u or not g.is_rational_function(u):
+            if g != u:
+                continue
+        solutions = sp.solve(sp.Eq(sym, g), u)
+        if len(solutions) != 1:
+            continue
+        eliminated = sp.cancel(current.xreplace({atom: solutions[0]}))
+        candidate = _substitute(eliminated, definitions)
+        size = _size(candidate)
+        if size < best_size:
+            best, best_size, current = candidate, size, eliminated
+    return best
+
+
+def cse(exprs, names):
+    """Common subexpressions of `exprs`: ([(symbol, expr)], reduced exprs)."""
+    def temporaries():
+        while True:
+            yield sp.Symbol(names.temp("t"), real=True)
+    replacements, reduced = sp.cse(exprs, symbols=temporaries(), order="canonical")
+    return replacements, reduced
+
+
+def dead_code(statements, outputs):
+    """Drop statements (Assign or Line) whose results nothing in `outputs` needs."""
+    live = set(outputs)
+    kept = []
+    for stmt in reversed(statements):
+        targets = stmt.targets if isinstance(stmt, Line) else (stmt.target,)
+        if isinstance(stmt, Line) and not stmt.targets:
+            needed = True
+        else:
+            needed = any(t in live for t in targets)
+        if not needed:
+            continue
+        live.difference_update(targets)
+        live.update(stmt.reads if isinstance(stmt, Line) else reads(stmt))
+        kept.append(stmt)
+    return kept[::-1]
