@@ -52,8 +52,7 @@ def _build(func, wrt, kind):
     ir = to_ir(func)
     names, single = _resolve_wrt(func, ir, wrt)
     d = derive(ir, names, kind)
-    if single:
-        d.grads = d.grads[:1]
+    d.single = single
     source, namespace = module(d)
     origin = f"{display_name(ir.filename)}:{ir.qualname}"
     return load(source, function_name(d), origin, namespace)

@@ -21,7 +21,7 @@ as ``ir.Line``s, and the code of each gradient.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy as sp
 
@@ -59,7 +59,7 @@ class Derivative:
     grads: list  # code of each gradient, in wrt order
     value: str  # code of the function's value
     names: NameTable = None
-    notes: list = field(default_factory=list)
+    single: bool = True  # wrt named one argument (not a tuple): return a bare gradient
 
 
 class _Context:
@@ -206,7 +206,7 @@ class _Reverse:
             code = self.adj[var]
             name = self.adjoint_name(var)
             src = self.shape_source(var)
-            self.lines.append(Line((name,), f"np.broadcast_to({code}, np.shape({src}))",
+            self.lines.append(Line((name,), f"_fill({code}, {src})",
                                    self.reads_of.get(var, code_reads(code)) | {src},
                                    self.blocks.get(var, ()), True))
             self.views.add(name)

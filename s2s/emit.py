@@ -163,14 +163,12 @@ def _quote(text, limit=88):
 def body_lines(d: Derivative):
     """[(comments, code)] for the body of the derivative function."""
     grads = list(d.grads)
-    if len(grads) == 1:
+    if d.single:
         result = grads[0]
     else:
-        result = "(" + ", ".join(grads) + ")"
+        result = ", ".join(grads) + ("," if len(grads) == 1 else "")
     if d.kind == "value_and_grad":
-        result = f"{d.value}, {result}" if len(grads) == 1 else f"{d.value}, {result}"
-    elif len(grads) > 1:
-        result = result[1:-1]
+        result = f"{d.value}, {result if d.single else '(' + result + ')'}"
     outputs = set(_IDENT.findall(result))
     kept = dead_code(list(d.forward) + list(d.reverse), outputs)
     forward = [s for s in kept if isinstance(s, Assign)]

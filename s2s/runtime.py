@@ -23,6 +23,11 @@ def _unbroadcast(g, x):
     return np.reshape(g, shape)
 
 
+# an array shaped like x filled with a scalar, in x's precision (a read-only view).
+def _fill(value, x):
+    return np.broadcast_to(np.asarray(value, dtype=np.result_type(x, value)), np.shape(x))
+
+
 # y = sum(x, axis) -> dx = dy broadcast back along the summed axes.
 def _expand(dy, x, axis=None, keepdims=False):
     if axis is not None and not keepdims:

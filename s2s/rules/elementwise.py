@@ -73,7 +73,8 @@ class Elementwise:
     def arity(self):
         if isinstance(self.fn, type) and issubclass(self.fn, sp.Function):
             return self.fn.nargs.args[0] if hasattr(self.fn.nargs, "args") else 1
-        return len(inspect.signature(self.fn).parameters)
+        return sum(p.default is inspect.Parameter.empty
+                   for p in inspect.signature(self.fn).parameters.values())
 
     def __call__(self, *args):
         return self.fn(*args)
