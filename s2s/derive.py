@@ -65,9 +65,10 @@ class Derivative:
 class _Context:
     """What a structural rule sees of one statement."""
 
-    def __init__(self, stmt, dy):
+    def __init__(self, stmt, dy, sweep):
         self.stmt = stmt
         self.dy = dy
+        self._sweep = sweep
         self.y = stmt.target
         self.n = len(stmt.args)
 
@@ -77,6 +78,15 @@ class _Context:
 
     def v(self, name):
         return self.stmt.param(name)
+
+    def shape(self, i):
+        """Code of np.shape(operand i), from the cheapest value that has it."""
+        a = self.stmt.args[i]
+        return self._sweep.shape_code(a.name) if isinstance(a, Var) else f"np.shape({a.text})"
+
+    def size(self, i):
+        a = self.stmt.args[i]
+        return self._sweep.size_code(a.name) if isinstance(a, Var) else f"np.size({a.text})"
 
     def p(self, name, subscript=False):
         return static_code(self.stmt.param(name))
@@ -133,24 +143,53 @@ class _Reverse:
         self.active = active
 
     def shapes(self):
-        """A key per value; equal keys mean provably equal shapes ("()" for scalars)."""
-        key = {p: p for p in self.func.params}
+        """Each value's shape as the set of atoms it is a broadcast of.
+
+        Equal sets mean provably equal shapes; the empty set is a scalar.  Atoms are
+        arguments, array constants and results of ops that are not elementwise."""
+        base = {p: frozenset({p}) for p in self.func.params}
 
         def of(a):
             if isinstance(a, Var):
-                return key.get(a.name, a.name)
-            return "()" if isinstance(a.value, (int, float, bool)) else a.text
+                return base.get(a.name, frozenset({a.name}))
+            return frozenset() if isinstance(a.value, (int, float, bool)) else frozenset({a.text})
 
         for s in self.body:
             if s.op in SHAPE_ELEMENTWISE:
-                ks = {of(a) for a in s.args} - {"()"}
-                key[s.target] = ks.pop() if len(ks) == 1 else ("()" if not ks else s.target)
+                base[s.target] = frozenset().union(*(of(a) for a in s.args))
             elif (s.op in REDUCTIONS and s.param("axis") is None and not s.param("keepdims")) \
                     or s.op in ("np.trace", "np.linalg.norm"):
-                key[s.target] = "()"
+                base[s.target] = frozenset()
             else:
-                key[s.target] = s.target
-        self.key = key
+                base[s.target] = frozenset({s.target})
+        self.base = base
+        self.order = {n: i for i, n in enumerate(list(self.func.params) +
+                                                  [s.target for s in self.body])}
+
+    def same_shape(self, a, b):
+        return self.base.get(a, frozenset({a})) == self.base.get(b, frozenset({b}))
+
+    def like(self, var):
+        """Names whose broadcast has var's shape: an argument or user variable that has
+        it (values the gradient reads anyway, not a temporary kept alive for its
+        shape), else the atoms of its shape."""
+        target = self.base.get(var, frozenset({var}))
+        for name in sorted(self.order, key=self.order.get):
+            if self.base.get(name) == target and not name.startswith("_"):
+                return [name]
+        return sorted(target, key=lambda n: (self.order.get(n, -1), n)) or [var]
+
+    def shape_code(self, var):
+        names = self.like(var)
+        if len(names) == 1:
+            return f"np.shape({names[0]})"
+        return "np.broadcast_shapes(" + ", ".join(f"np.shape({n})" for n in names) + ")"
+
+    def size_code(self, var):
+        names = self.like(var)
+        if len(names) == 1:
+            return f"np.size({names[0]})"
+        return f"np.broadcast({', '.join(names)}).size"
 
     def clusters(self):
         """Map each active elementwise statement's target to its cluster's root target."""
@@ -191,23 +230,15 @@ class _Reverse:
             self.adj_name[var] = self.names.derived(var)
         return self.adj_name[var]
 
-    def shape_source(self, var):
-        """A value with the same shape as `var`, arguments first: np.shape(that)."""
-        k = self.key.get(var, var)
-        for name in list(self.func.params) + [s.target for s in self.body]:
-            if self.key.get(name, name) == k:
-                return name
-        return var
-
     def materialize(self, var):
         """Turn a lazy scalar adjoint into the array it stands for."""
         if var in self.lazy:
             self.lazy.discard(var)
             code = self.adj[var]
             name = self.adjoint_name(var)
-            src = self.shape_source(var)
-            self.lines.append(Line((name,), f"_fill({code}, {src})",
-                                   self.reads_of.get(var, code_reads(code)) | {src},
+            like = self.like(var)
+            self.lines.append(Line((name,), f"_fill({code}, {', '.join(like)})",
+                                   self.reads_of.get(var, code_reads(code)) | set(like),
                                    self.blocks.get(var, ()), True))
             self.views.add(name)
             self.set_adj(var, name)
@@ -279,7 +310,7 @@ class _Reverse:
         self.materialize(s.target)
         dy = self.adj[s.target]
         block = ((s.span.lineno, s.span.statement),)
-        result = ADJOINTS[s.op](_Context(s, dy))
+        result = ADJOINTS[s.op](_Context(s, dy, self))
         if isinstance(result, Multi):
             targets, post = [], []
             counts = {}
@@ -341,15 +372,17 @@ class _Reverse:
                 partials.append((leaf, in_forward_values(partial, definitions)))
         if not partials:
             return
-        rkey = self.key.get(root.target, root.target)
+        rbase = self.base[root.target]
         lazy = set()
         if root.target in self.lazy:
             # dy is a scalar standing for an array of the root's shape: keep it scalar
             # where the partial has the root's shape anyway or the leaf has it too
             for leaf, partial in partials:
-                if any(self.key.get(v.name, v.name) == rkey for v in partial.free_symbols):
+                covers = frozenset().union(*(self.base.get(v.name, frozenset())
+                                             for v in partial.free_symbols))
+                if covers == rbase:
                     continue
-                if self.key.get(leaf, leaf) == rkey:
+                if self.same_shape(leaf, root.target):
                     lazy.add(leaf)
                 else:
                     self.materialize(root.target)
@@ -372,7 +405,7 @@ class _Reverse:
         for (leaf, _), expr in zip(contributions, reduced):
             code = to_code(expr)
             reads = _sym_reads(expr)
-            if self.key.get(leaf, leaf) != rkey:
+            if not self.same_shape(leaf, root.target):
                 code = f"_unbroadcast({code}, {leaf})"
                 reads = reads | {leaf}
             self.contribute(leaf, code, reads, block, lazy=leaf in lazy)

@@ -264,10 +264,11 @@ def module(d: Derivative, header=()):
     for i, imp in enumerate(imports):
         top.append(_statement(imp))
     for name in helper_names:
-        node = cst.parse_module(helper_source(name)).body
-        node = [n.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()] +
-                               list(n.leading_lines)) for n in node]
-        top.extend(node)
+        parsed = cst.parse_module(helper_source(name))
+        first, *rest = parsed.body  # the helper's comment lines parse as the module header
+        top.append(first.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()] +
+                                      list(parsed.header) + list(first.leading_lines)))
+        top.extend(rest)
     needed = {}
     literal = []
     for name in sorted(constants):

@@ -23,9 +23,11 @@ def _unbroadcast(g, x):
     return np.reshape(g, shape)
 
 
-# an array shaped like x filled with a scalar, in x's precision (a read-only view).
-def _fill(value, x):
-    return np.broadcast_to(np.asarray(value, dtype=np.result_type(x, value)), np.shape(x))
+# an array of the broadcast shape of `like` filled with a scalar, in their precision
+# (a read-only view).
+def _fill(value, *like):
+    shape = np.broadcast_shapes(*(np.shape(a) for a in like))
+    return np.broadcast_to(np.asarray(value, dtype=np.result_type(*like, value)), shape)
 
 
 # y = sum(x, axis) -> dx = dy broadcast back along the summed axes.

@@ -2,7 +2,7 @@
 
 Each rule gets a context ``c`` for one statement ``y = op(args...)``: ``c.dy`` the
 adjoint of ``y`` (a name), ``c.y`` the forward result, ``c.x(i)`` the code of operand
-``i``, ``c.p(name)`` the code of a static parameter and ``c.v(name)`` its value, and
+``i`` (``c.shape(i)``, ``c.size(i)`` the code of its shape and size), ``c.p(name)`` the code of a static parameter and ``c.v(name)`` its value, and
 returns ``{operand index: code of its contribution}``, or ``Multi(code, indices)``
 when one expression yields the contributions of several operands as a sequence, or
 ``Scalar(code)`` for a scalar that stands for an array of the operand's shape filled
@@ -48,7 +48,7 @@ def _expanded(c, dy):
     # dy with the reduced axes put back, broadcast to the operand's shape
     if c.v("axis") is not None and not c.v("keepdims"):
         dy = f"np.expand_dims({dy}, {c.p('axis')})"
-    return f"np.broadcast_to({dy}, np.shape({c.x(0)}))"
+    return f"np.broadcast_to({dy}, {c.shape(0)})"
 
 
 @adjoint("matmul", "np.matmul")      # y = a @ b  ->  da = dy @ b^T, db = a^T @ dy
@@ -75,8 +75,8 @@ def sum_(c):
 @adjoint("np.mean", view=True)       # y = mean(x, axis)  ->  dx = dy / n broadcast along axis
 def mean(c):
     if _whole(c):
-        return {0: Scalar(f"{c.dy} / np.size({c.x(0)})")}
-    n = f"np.size({c.x(0)})" if c.v("axis") is None else f"_count({c.x(0)}, {c.p('axis')})"
+        return {0: Scalar(f"{c.dy} / {c.size(0)}")}
+    n = c.size(0) if c.v("axis") is None else f"_count({c.x(0)}, {c.p('axis')})"
     return {0: _expanded(c, f"{c.dy} / {n}")}
 
 
