@@ -104,6 +104,15 @@ def _refuse_call(stmt):
                 f"{what} is not one of them. Write it with those, or keep it off the "
                 f"path from the differentiated arguments to the result.")
         message = f"no derivative rule for {what}()"
+    elif stmt.op == "method":
+        what = stmt.param("name")
+        message = f"no derivative rule for the method .{what}()"
+        hint = ("s2s differentiates the methods sum, mean, prod, max, min, var, std, "
+                "reshape, transpose, squeeze, ravel, dot and clip; write this one with "
+                "NumPy functions s2s differentiates.")
+    elif stmt.op == "mod":
+        message = "no derivative rule for %"
+        hint = "write it as x - y * np.floor(x / y), which s2s differentiates."
     else:
         shown = {"mod": "%", "floordiv": "//"}.get(stmt.op, stmt.op)
         message = f"no derivative rule for {shown}"

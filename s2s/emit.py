@@ -78,12 +78,17 @@ def render(stmt: Assign, inlined=None):
         return f"{base}[{static_code(stmt.param('index'), subscript=True)}]", ATOM
     if op == "attr":
         return f"{_wrap(args[0], lambda q: q >= ATOM)}.{stmt.param('name')}", ATOM
-    if op == "call":
+    if op in ("call", "method"):
         kwnames = stmt.param("kwnames")
         texts = [t for t, _ in args]
+        if op == "method":
+            func = f"{_wrap(args[0], lambda q: q >= ATOM)}.{stmt.param('name')}"
+            texts = texts[1:]
+        else:
+            func = stmt.param("func")
         positional = texts[:len(texts) - len(kwnames)]
         keywords = [f"{k}={t}" for k, t in zip(kwnames, texts[len(positional):])]
-        return f"{stmt.param('func')}({', '.join(positional + keywords)})", ATOM
+        return f"{func}({', '.join(positional + keywords)})", ATOM
     texts = [t for t, _ in args]
     if op in ("np.concatenate", "np.stack"):
         texts = ["[" + ", ".join(texts) + "]"]

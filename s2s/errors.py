@@ -21,7 +21,7 @@ class DifferentiationError(Exception):
         self.filename = filename
         self.lineno = lineno
         self.col_offset = col_offset
-        self.line = line
+        self.line = line.rstrip("\n") if line else line
         self.hint = hint
         super().__init__(self._render())
 

@@ -41,6 +41,7 @@ class Parsed:
         return Span(self.filename, lineno, col, line.rstrip("\n"), text)
 
     def error(self, node, message, hint=None, cls=UnsupportedSyntaxError):
+        """A refusal located at `node` of the user's source."""
         span = self.span(node)
         return cls(message, span.filename, span.lineno, span.col_offset, span.line, hint)
 
@@ -61,10 +62,14 @@ def parse(func) -> Parsed:
     func = inspect.unwrap(func)
     name = getattr(func, "__qualname__", repr(func))
     code = getattr(func, "__code__", None)
-    if code is None:
+    module = getattr(func, "__module__", None) or ""
+    if code is None or module.split(".")[0] in _LIBRARIES:
+        kind = "a built-in function" if code is None else f"part of {module.split('.')[0]}"
         raise SourceUnavailableError(
-            f"cannot read the source of {name!r}: it is not a Python function",
-            hint="s2s differentiates functions written in Python (def ...).")
+            f"cannot differentiate {name!r}: it is {kind}, not a function of yours",
+            f"<{module or 'built-in'}.{name}>", None, None,
+            hint="differentiate a function you wrote with `def` that calls it, e.g. "
+                 "def f(x): return np.sum(np.sin(x)).")
     filename = code.co_filename
     try:
         lines, start = inspect.getsourcelines(func)
@@ -73,6 +78,7 @@ def parse(func) -> Parsed:
             f"cannot read the source of {name!r} ({exc})", filename, code.co_firstlineno, 0,
             hint="define the function in a .py file (not at an interactive prompt or "
                  "through exec), so s2s can read its source.") from None
+    lines = [l.rstrip("\n") + "\n" for l in lines]
     text = "".join(lines)
     dedented = textwrap.dedent(text)
     indent = _common_indent(lines)
@@ -111,6 +117,9 @@ def parse(func) -> Parsed:
             except ValueError:  # an empty cell: defined later in the enclosing scope
                 pass
     return Parsed(func, node, filename, all_lines, namespace)
+
+
+_LIBRARIES = {"numpy", "math", "sympy", "scipy", "builtins", "s2s"}
 
 
 def _common_indent(lines):

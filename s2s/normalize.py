@@ -9,8 +9,9 @@ tuple or slice of those):
     t = np.f(a, b, ..., k=S)   a NumPy/math function, op "np.f" / "math.f"
     t = a[S]                   op "getitem", param index
     t = a.attr                 op "attr", param name (shape, ndim, size, dtype)
-    t = f(a, ..., k=b)         op "call", any other callable (differentiated only if no
-                               operand is active; see derive)
+    t = f(a, ..., k=b)         op "call", any other callable, and
+    t = a.m(b, ..., k=c)       op "method", any other method: evaluated as written,
+                               refused by derive when an operand is differentiated
     return a
 
 NumPy names are resolved through the function's globals (``import numpy as onp``,
@@ -226,6 +227,8 @@ class _Normalizer:
         elif isinstance(stmt, ast.Expr):
             if isinstance(stmt.value, ast.Constant):
                 return  # a stray string or number: no effect
+            if isinstance(stmt.value, (ast.Yield, ast.YieldFrom, ast.Await)):
+                self.operation(stmt.value, "t")  # refused there, with its own message
             raise self.error(stmt, "an expression statement has no effect on the result",
                              "s2s differentiates code without side effects; assign the "
                              "value to a name or remove the line.")
@@ -243,11 +246,13 @@ class _Normalizer:
             "If": ("an `if` statement", "control flow is not supported yet: use "
                    "np.where(condition, a, b) for a value that depends on a condition."),
             "For": ("a `for` loop", "loops are not supported yet: write the computation "
-                    "with array operations (np.sum, @, np.cumsum-free forms)."),
-            "While": ("a `while` loop", "loops are not supported yet."),
+                    "with array operations (np.sum over an axis, @, broadcasting)."),
+            "While": ("a `while` loop", "loops are not supported yet: iterate outside "
+                      "the function and differentiate one step."),
             "Try": ("`try`/`except`", "s2s differentiates code without exceptions; "
                     "remove the try block."),
-            "With": ("a `with` block", "move the with block outside the function."),
+            "With": ("a `with` block", "put the with block around the call of the "
+                     "function (or of its gradient) instead of inside it."),
             "Global": ("a `global` statement", "pass the value as an argument instead."),
             "Nonlocal": ("a `nonlocal` statement", "pass the value as an argument instead."),
             "FunctionDef": ("a nested `def`", "define the helper at module level."),
@@ -450,12 +455,15 @@ class _Normalizer:
         try:
             obj = lookup(self.parsed, path[0])
         except KeyError:
-            raise self.error(func, f"name {path[0]!r} is not defined") from None
+            raise self.error(func, f"name {path[0]!r} is not defined",
+                             "define or import it at module level before the function "
+                             "is differentiated.") from None
         root = obj
         for part in path[1:]:
             obj = getattr(obj, part, None)
             if obj is None:
-                raise self.error(func, f"{'.'.join(path)!r} does not exist")
+                raise self.error(func, f"{'.'.join(path)!r} does not exist",
+                                 f"check the spelling: {path[0]} has no attribute {part!r}.")
         canonical = _BY_OBJECT.get(id(obj))
         if canonical is not None:
             return canonical, canonical
@@ -480,8 +488,12 @@ class _Normalizer:
         if op is None and text is None:  # x.method(...)
             method = func.attr
             if method not in METHODS:
-                raise self.error(func, f"unsupported method .{method}()",
-                                 "use the NumPy function instead: np.f(x, ...).")
+                # evaluated as written; derive refuses it on a differentiated path
+                receiver = self.operand(func.value, base)
+                args = [self.operand(a, base) for a in node.args]
+                args += [self.operand(kw.value, base) for kw in node.keywords]
+                return "method", [receiver] + args, [
+                    ("name", method), ("kwnames", tuple(kw.arg for kw in node.keywords))]
             op = METHODS[method]
             receiver = func.value
             args = list(node.args)
@@ -559,7 +571,9 @@ class _Normalizer:
             try:
                 value = lookup(self.parsed, node.id)
             except KeyError:
-                raise self.error(node, f"name {node.id!r} is not defined") from None
+                raise self.error(node, f"name {node.id!r} is not defined",
+                                 "define it before the function or pass it as an "
+                                 "argument.") from None
             if value is None:
                 return None
         operand = self.operand(node, base)
