@@ -34,8 +34,8 @@ from .rules.structural import VIEWS, Multi, Scalar
 from .simplify import cse, in_forward_values
 from .symbolic import const_to_sympy, statement_to_sympy, symbol, to_code
 
-CLUSTER_MAX_STATEMENTS = 40
-CLUSTER_MAX_OPS = 400
+CLUSTER_MAX_STATEMENTS = 16
+CLUSTER_MAX_OPS = 150
 
 _IDENT = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 _NAME = re.compile(r"[A-Za-z_]\w*")

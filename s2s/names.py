@@ -41,6 +41,8 @@ class NameTable:
     def temp(self, base):
         """A temporary on the way to `base`: _base0, _base1, ..."""
         base = base.lstrip("_") or "t"
+        if base[-1].isdigit():
+            base += "_"  # _dx_1_0, not _dx_10
         n = self._counters.get(("t", base), -1)
         while True:
             n += 1

@@ -36,11 +36,10 @@ def _worth_naming(sym, full, local):
 
 
 def _substitute(expr, definitions):
-    named = sorted((d for d in definitions if _worth_naming(*d)),
-                   key=lambda d: (-_size(d[1]), d[0].name))
-    for sym, full, _ in named:
-        expr = expr.subs(full, sym)
-    return expr
+    # exact structural replacement (xreplace): SymPy's algebraic subs costs seconds
+    # on long chains and the elimination below finds what it would add
+    named = {full: sym for sym, full, local in definitions if _worth_naming(sym, full, local)}
+    return expr.xreplace(named) if named else expr
 
 
 def in_forward_values(expr, definitions):
