@@ -31,7 +31,7 @@ from .ir import Assign, Const, Function, Line, Var, static_code
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind
 from .rules.structural import VIEWS, Multi, Scalar
-from .simplify import cse, in_forward_values
+from .simplify import cse, in_forward_values, into_where
 from .symbolic import const_to_sympy, statement_to_sympy, symbol, to_code
 
 CLUSTER_MAX_STATEMENTS = 16
@@ -405,7 +405,7 @@ class _Reverse:
             self.set_adj(root.target, name)
             dy = name
         dsym = sp.sympify(dy) if _NUMBER.fullmatch(dy) else symbol(dy)
-        contributions = [(leaf, dsym * partial) for leaf, partial in partials]
+        contributions = [(leaf, into_where(dsym * partial)) for leaf, partial in partials]
         block = tuple(sorted({(m.span.lineno, m.span.statement) for m in members},
                              key=lambda b: -b[0]))
         replacements, reduced = cse([c for _, c in contributions], self.names)

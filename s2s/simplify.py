@@ -78,6 +78,31 @@ def in_forward_values(expr, definitions):
     return best
 
 
+MAX_WHERE_FACTORS = 3
+
+
+def into_where(expr):
+    """a * where(c, u, v) -> where(c, a * u, a * v).
+
+    The selected branch then carries the gradient's own dtype (np.where(c, 1, 0.5)
+    would be float64 and upcast float32 gradients) and the branch not taken is never
+    multiplied into it."""
+    from .rules.elementwise import Where
+    if expr.is_Add:
+        return sp.Add(*[into_where(a) for a in expr.args])
+    if expr.is_Mul:
+        wheres = [a for a in expr.args if isinstance(a, Where)]
+        if wheres and len(wheres) <= MAX_WHERE_FACTORS:
+            w = wheres[0]
+            rest = sp.Mul(*[a for a in expr.args if a is not w])
+            c, u, v = w.args
+            return Where(c, into_where(rest * u), into_where(rest * v))
+    if isinstance(expr, Where):
+        c, u, v = expr.args
+        return Where(c, into_where(u), into_where(v))
+    return expr
+
+
 def cse(exprs, names):
     """Common subexpressions of `exprs`: ([(symbol, expr)], reduced exprs)."""
     def temporaries():

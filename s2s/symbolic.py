@@ -17,7 +17,7 @@ from sympy.printing.str import StrPrinter
 
 from .errors import InternalError
 from .ir import Const, Var
-from .rules.elementwise import ELEMENTWISE, Maximum, Minimum, Sign, Where
+from .rules.elementwise import ELEMENTWISE, Maximum, Minimum, Sign, Where  # noqa: F401
 
 NAMED = {"np.pi": sp.pi, "math.pi": sp.pi, "np.e": sp.E, "math.e": sp.E}
 
@@ -55,7 +55,7 @@ FUNCTIONS = {
     "asin": "np.arcsin", "acos": "np.arccos", "atan": "np.arctan", "atan2": "np.arctan2",
     "sinh": "np.sinh", "cosh": "np.cosh", "tanh": "np.tanh", "Abs": "np.abs",
     "sign": "np.sign", "Sign": "np.sign", "log1p": "np.log1p", "expm1": "np.expm1",
-    "Maximum": "np.maximum", "Minimum": "np.minimum", "Where": "np.where",
+    "Maximum": "np.maximum", "Minimum": "np.minimum", "Where": "np.where", "Clip": "np.clip",
 }
 
 
@@ -71,6 +71,14 @@ class NumPyPrinter(StrPrinter):
             raise InternalError(f"internal error in s2s: no NumPy spelling for {name}; "
                                 "please report this")
         return f"{FUNCTIONS[name]}({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Power(self, expr):
+        return self._print(sp.Pow(*expr.args, evaluate=False))
+
+    def _print_Rational(self, expr):
+        if expr.q & (expr.q - 1) == 0:  # a power of two: exact as a float literal
+            return repr(expr.p / expr.q)
+        return f"{expr.p} / {expr.q}"
 
     def _print_Float(self, expr):
         return repr(float(expr))

@@ -93,3 +93,13 @@ def test_logistic_loss_derivative_simplifies_to_p_minus_y(tmp_path):
     # saturated p (exactly 1.0 in floats): the simplified form stays finite
     np.testing.assert_allclose(g(np.array([40.0, -3.0]), np.array([0.0, 1.0])),
                                [1.0, 1 / (1 + np.exp(3.0)) - 1.0], rtol=1e-12)
+
+
+def test_power_with_a_variable_exponent_at_zero_base(tmp_path):
+    # d/dy x**y = x**y log(x) is 0 * -inf at x == 0; JAX and PyTorch give 0, so do we.
+    f = load(tmp_path, "def f(x, y):\n    return np.sum(x ** y + np.power(x, y))\n")
+    dx, dy = s2s.grad(f, wrt=(0, 1))(np.array([0.0, 2.0]), np.array([2.0, 3.0]))
+    np.testing.assert_allclose(dx, [0.0, 2 * 3 * 4.0])
+    np.testing.assert_allclose(dy, [0.0, 2 * 8 * np.log(2.0)])
+    g = load(tmp_path, "def f(x):\n    return np.sum(x ** 3.0)\n")
+    np.testing.assert_array_equal(s2s.grad(g)(np.array([0.0, -1.0])), [0.0, 3.0])

@@ -139,3 +139,16 @@ def test_inactive_calls_and_comparisons_are_allowed(tmp_path):
             return np.sum(np.where(mask, x * w, x ** 2))
     """)
     check_grads(f, [rng.standard_normal(5), rng.standard_normal(5)])
+
+
+def test_float32_through_kinks_and_where(tmp_path):
+    f = load(tmp_path, """
+        def f(x, y):
+            r = np.maximum(x, 0.0) * y
+            return np.sum(np.clip(r, -1.0, 1.0) + np.where(x > 0, np.abs(x), x ** 2))
+    """)
+    x = np.array([-1.0, 0.0, 0.5, 2.0], dtype=np.float32)
+    y = np.array([0.5, 1.0, 3.0, 0.2], dtype=np.float32)
+    dx, dy = s2s.grad(f, wrt=(0, 1))(x, y)
+    assert dx.dtype == np.float32 and dy.dtype == np.float32
+    check_grads(f, [x.astype(float) + 0.01, y.astype(float)], wrt=(0, 1))

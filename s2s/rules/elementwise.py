@@ -56,12 +56,44 @@ class Minimum(sp.Function):
         return _tie(y, x) if argindex == 1 else _tie(x, y)
 
 
+class Clip(sp.Function):
+    """np.clip(x, lo, hi): the gradient goes to x inside the bounds, to the bound that
+    is active outside them, and half and half at a tie."""
+    nargs = 3
+
+    def fdiff(self, argindex=1):
+        x, lo, hi = self.args
+        half = sp.Rational(1, 2)
+        if argindex == 1:
+            return Where(sp.And(x > lo, x < hi), sp.Integer(1),
+                         Where(sp.Or(sp.Eq(x, lo), sp.Eq(x, hi)), half, sp.Integer(0)))
+        if argindex == 2:
+            return Where(x < lo, sp.Integer(1), Where(sp.Eq(x, lo), half, sp.Integer(0)))
+        return Where(x > hi, sp.Integer(1), Where(sp.Eq(x, hi), half, sp.Integer(0)))
+
+
 class Sign(sp.Function):
     """np.sign: derivative 0 everywhere (PyTorch's and JAX's convention)."""
     nargs = 1
 
     def fdiff(self, argindex=1):
         return sp.Integer(0)
+
+
+class Power(sp.Function):
+    """x ** y with a variable exponent: d/dy is 0 at x == 0 (as JAX and PyTorch), and
+    d/dx is y * x**(y - 1), which SymPy's y * x**y / x would make 0/0 at x == 0."""
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        x, y = self.args
+        if argindex == 1:
+            return y * sp.Pow(x, y - 1)
+        return Where(sp.Eq(x, 0), sp.Integer(0), self * sp.log(x))
+
+
+def power(x, y):
+    return x**y if y.is_Number else Power(x, y)
 
 
 @dataclass(frozen=True)
@@ -94,7 +126,7 @@ ELEMENTWISE = {
     "sub":           Elementwise(lambda x, y: x - y),
     "mul":           Elementwise(lambda x, y: x * y),
     "div":           Elementwise(lambda x, y: x / y, domain=((-2.0, 2.0), (0.5, 2.0))),
-    "pow":           Elementwise(lambda x, y: x**y, domain=((0.1, 3.0), (-2.0, 2.0))),
+    "pow":           Elementwise(power, domain=((0.1, 3.0), (-2.0, 2.0))),
     "neg":           Elementwise(lambda x: -x),
     "pos":           Elementwise(lambda x: x),
     # NumPy
@@ -119,12 +151,12 @@ ELEMENTWISE = {
     "np.abs":        Elementwise(sp.Abs),  # abs'(0) = 0
     "np.negative":   Elementwise(lambda x: -x),
     "np.reciprocal": Elementwise(lambda x: 1 / x, domain=(0.5, 2.0)),
-    "np.power":      Elementwise(lambda x, y: x**y, domain=((0.1, 3.0), (-2.0, 2.0))),
+    "np.power":      Elementwise(power, domain=((0.1, 3.0), (-2.0, 2.0))),
     "np.sign":       Elementwise(Sign),
     "np.maximum":    Elementwise(Maximum),
     "np.minimum":    Elementwise(Minimum),
     "np.where":      Elementwise(Where),
-    "np.clip":       Elementwise(lambda x, lo, hi: Minimum(Maximum(x, lo), hi)),
+    "np.clip":       Elementwise(Clip),
     # math (on Python floats)
     "math.exp":      Elementwise(sp.exp),
     "math.log":      Elementwise(sp.log, domain=POS),
@@ -141,5 +173,5 @@ ELEMENTWISE = {
     "math.tanh":     Elementwise(sp.tanh),
     "math.log1p":    Elementwise(log1p, domain=(-0.5, 3.0)),
     "math.expm1":    Elementwise(expm1),
-    "math.pow":      Elementwise(lambda x, y: x**y, domain=((0.1, 3.0), (-2.0, 2.0))),
+    "math.pow":      Elementwise(power, domain=((0.1, 3.0), (-2.0, 2.0))),
 }
