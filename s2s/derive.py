@@ -27,9 +27,10 @@ import sympy as sp
 
 from . import runtime
 from .errors import InternalError, NoRuleError
-from .ir import Assign, Const, Function, Line, Var, static_code
+from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, operand_reads,
+                 static_code, walk)
 from .names import NameTable
-from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind
+from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .rules.structural import VIEWS, Multi, Scalar
 from .simplify import cse, in_forward_values, into_where
 from .symbolic import const_to_sympy, statement_to_sympy, symbol, to_code
@@ -125,9 +126,20 @@ class _Reverse:
         self.func = func
         self.wrt = tuple(wrt)
         self.kind = kind_
-        self.body = [s for s in func.body if isinstance(s, Assign)]
-        taken = set(func.params) | {s.target for s in self.body} | set(func.constants)
-        taken |= HELPERS
+        self.all = list(walk(func.body))
+        self.assigns = [x for x in self.all if isinstance(x, Assign)]
+        self.defs = {}  # name -> number of statements assigning it (branches share names)
+        for x in self.assigns:
+            self.defs[x.target] = self.defs.get(x.target, 0) + 1
+        taken = set(func.params) | set(func.constants) | HELPERS
+        for x in self.all:
+            if isinstance(x, Assign):
+                taken.add(x.target)
+            elif isinstance(x, If):
+                taken.update(p.target for p in x.phis)
+            elif isinstance(x, Loop):
+                taken.update(c.name for c in x.carried)
+                taken.update([x.index] if x.index else [])
         self.names = NameTable(taken)
         self.lines = []
         self.adj = {}  # var -> code holding its adjoint so far
@@ -136,19 +148,34 @@ class _Reverse:
         self.blocks = {}
         self.reads_of = {}
         self.lazy = set()  # vars whose adjoint code is a scalar standing for a full array
+        self.stacks = {}  # (id(loop), carried name) -> stack name
+        self.counters = {}  # id(loop) -> name of its iteration count
 
     # ---- analyses ------------------------------------------------------------------
     def activity(self):
+        """Active values: those depending on a wrt argument through differentiable ops
+        (a fixpoint: loops carry activity from one iteration to the next)."""
         active = set(self.wrt)
-        for s in self.body:
-            if not any(isinstance(a, Var) and a.name in active for a in s.args):
-                continue
-            k = kind(s.op)
-            if k == "nondiff":
-                continue
-            if k is None:
-                raise _refuse_call(s)
-            active.add(s.target)
+        while True:
+            size = len(active)
+            for x in self.all:
+                if isinstance(x, Assign):
+                    if any(isinstance(a, Var) and a.name in active for a in x.args) and \
+                            kind_of(x) != "nondiff":
+                        active.add(x.target)
+                elif isinstance(x, If):
+                    for p in x.phis:
+                        if any(isinstance(v, Var) and v.name in active for v in (p.then, p.orelse)):
+                            active.add(p.target)
+                elif isinstance(x, Loop):
+                    for c in x.carried:
+                        if any(isinstance(v, Var) and v.name in active for v in (c.init, c.update)):
+                            active.add(c.name)
+            if len(active) == size:
+                break
+        for x in self.assigns:
+            if any(isinstance(a, Var) and a.name in active for a in x.args) and kind_of(x) is None:
+                raise _refuse_call(x)
         self.active = active
 
     def shapes(self):
@@ -163,17 +190,34 @@ class _Reverse:
                 return base.get(a.name, frozenset({a.name}))
             return frozenset() if isinstance(a.value, (int, float, bool)) else frozenset({a.text})
 
-        for s in self.body:
-            if s.op in SHAPE_ELEMENTWISE:
-                base[s.target] = frozenset().union(*(of(a) for a in s.args))
-            elif (s.op in REDUCTIONS and s.param("axis") is None and not s.param("keepdims")) \
-                    or s.op in ("np.trace", "np.linalg.norm"):
-                base[s.target] = frozenset()
+        # Names that merge values (loop-carried, or set by a branch's copy) are atoms;
+        # a name every branch assigns with an op keeps the shape they agree on.
+        merged = set()
+        for x in self.all:
+            if isinstance(x, Loop):
+                merged.update(c.name for c in x.carried)
+            elif isinstance(x, If):
+                merged.update(p.target for p in x.phis
+                              if p.then != Var(p.target) or p.orelse != Var(p.target))
+        for name in merged:
+            base[name] = frozenset({name})
+        found = {}  # name -> the shapes of its definitions (branches may share a name)
+        for x in self.assigns:
+            if x.target in merged:
+                continue
+            if x.op in SHAPE_ELEMENTWISE:
+                shape = frozenset().union(*(of(a) for a in x.args))
+            elif (x.op in REDUCTIONS and x.param("axis") is None and not x.param("keepdims")) \
+                    or x.op in ("np.trace", "np.linalg.norm"):
+                shape = frozenset()
             else:
-                base[s.target] = frozenset({s.target})
+                shape = frozenset({x.target})
+            found.setdefault(x.target, set()).add(shape)
+            base[x.target] = shape if len(found[x.target]) == 1 else frozenset({x.target})
         self.base = base
-        self.order = {n: i for i, n in enumerate(list(self.func.params) +
-                                                  [s.target for s in self.body])}
+        # values a shape may be read from anywhere in the reverse sweep
+        top = [x.target for x in self.func.body if isinstance(x, Assign)]
+        self.order = {n: i for i, n in enumerate(list(self.func.params) + top)}
 
     def same_shape(self, a, b):
         return self.base.get(a, frozenset({a})) == self.base.get(b, frozenset({b}))
@@ -201,32 +245,61 @@ class _Reverse:
         return f"np.broadcast({', '.join(names)}).size"
 
     def clusters(self):
-        """Map each active elementwise statement's target to its cluster's root target."""
-        users = {}
-        for i, s in enumerate(self.body):
-            for a in s.args:
-                if isinstance(a, Var):
-                    users.setdefault(a.name, set()).add(i)
-        ret = self.func.ret.value
-        root_of = {}
-        members = {}
-        for i in range(len(self.body) - 1, -1, -1):
-            s = self.body[i]
-            if s.op not in ELEMENTWISE:
-                continue
-            if s.target not in self.active and not self._expandable(s):
-                continue
-            roots = {root_of.get(self.body[u].target) for u in users.get(s.target, ())}
-            root = roots.pop() if len(roots) == 1 else None
-            joins = (root is not None and not (isinstance(ret, Var) and ret.name == s.target)
-                     and len(members[root]) < CLUSTER_MAX_STATEMENTS)
-            if joins:
-                root_of[s.target] = root
-                members[root].append(s)
-            elif s.target in self.active:
-                root_of[s.target] = s.target
-                members[s.target] = [s]
-        self.root_of = root_of
+        """Map each active elementwise statement (by id) to its cluster's root.
+
+        A cluster lies within one statement list: a value used by a statement of
+        another list (inside or around a loop or branch) is a root."""
+        users = {}  # name -> list of (id(list), index) of Assign users, or None: other use
+
+        def scan(stmts):
+            for i, x in enumerate(stmts):
+                if isinstance(x, Assign):
+                    for a in x.args:
+                        if isinstance(a, Var):
+                            users.setdefault(a.name, []).append((id(stmts), i))
+                elif isinstance(x, Return):
+                    if isinstance(x.value, Var):
+                        users.setdefault(x.value.name, []).append(None)
+                else:
+                    for n in operand_reads(x):
+                        users.setdefault(n, []).append(None)
+                    if isinstance(x, If):
+                        scan(x.body)
+                        scan(x.orelse)
+                    elif isinstance(x, Loop):
+                        scan(x.test)
+                        scan(x.body)
+
+        scan(self.func.body)
+        self.root_of, members = {}, {}
+
+        def group(stmts):
+            for i in range(len(stmts) - 1, -1, -1):
+                x = stmts[i]
+                if isinstance(x, If):
+                    group(x.body)
+                    group(x.orelse)
+                    continue
+                if isinstance(x, Loop):
+                    group(x.body)
+                    continue
+                if not isinstance(x, Assign) or x.op not in ELEMENTWISE:
+                    continue
+                if x.target not in self.active and not self._expandable(x):
+                    continue
+                us = users.get(x.target, [])
+                roots = {self.root_of.get(id(stmts[u[1]])) if u and u[0] == id(stmts)
+                         else None for u in us}
+                root = roots.pop() if len(roots) == 1 else None
+                if root is not None and len(members[root]) < CLUSTER_MAX_STATEMENTS and \
+                        self.defs.get(x.target, 1) == 1:
+                    self.root_of[id(x)] = root
+                    members[root].append(x)
+                elif x.target in self.active:
+                    self.root_of[id(x)] = id(x)
+                    members[id(x)] = [x]
+
+        group(self.func.body)
         self.members = {r: m[::-1] for r, m in members.items()}
 
     def _expandable(self, s):
@@ -260,7 +333,7 @@ class _Reverse:
         if var not in self.active:
             return
         current = self.adj.get(var)
-        self.blocks.setdefault(var, block)
+        self.blocks[var] = block
         if current is not None and not (lazy and var in self.lazy):
             self.lazy.discard(var)
         elif current is None and lazy:
@@ -281,26 +354,60 @@ class _Reverse:
             self.views.discard(name)
         self.set_adj(var, name)
 
+    # ---- state, for branches ----------------------------------------------------------
+    def snapshot(self):
+        return (dict(self.adj), set(self.lazy), set(self.views), dict(self.reads_of),
+                dict(self.blocks))
+
+    def restore(self, state):
+        self.adj, self.lazy, self.views, self.reads_of, self.blocks = (
+            dict(state[0]), set(state[1]), set(state[2]), dict(state[3]), dict(state[4]))
+
+    def collect(self, build):
+        """Run `build` with a fresh list of reverse lines; return that list."""
+        outer, self.lines = self.lines, []
+        try:
+            build()
+            return self.lines
+        finally:
+            self.lines = outer
+
+    def sync(self, var, block=()):
+        """Make `var`'s adjoint live under its own name (dx), as code after a branch
+        or loop iteration expects: zeros if nothing reached it, a copy of an alias."""
+        name = self.adjoint_name(var)
+        code = self.adj.get(var)
+        if code == name:
+            return
+        if code is None:
+            self.lines.append(Line((name,), f"np.zeros_like({var})", frozenset({var}), block))
+        elif var in self.lazy:
+            self.materialize(var)
+            return
+        else:
+            self.lines.append(Line((name,), code, self.reads_of.get(var, code_reads(code)),
+                                   self.blocks.get(var, block), code in self.views))
+            if code in self.views:
+                self.views.add(name)
+        self.lazy.discard(var)
+        self.set_adj(var, name)
+
     # ---- the sweep ---------------------------------------------------------------------
     def run(self):
         self.activity()
         self.shapes()
         self.clusters()
-        ret = self.func.ret
-        out = ret.value
+        out = self.func.ret.value
+        forward = self.forward_block(self.func.body[:-1], tape=True)
+        value = out.name if isinstance(out, Var) else out.text
+        if isinstance(out, Var) and any(isinstance(x, Loop) for x in self.all):
+            # the reverse sweep restores loop-carried names to their first values
+            keep = self.names.temp("value")
+            forward.append(Line((keep,), value, frozenset({value})))
+            value = keep
         if isinstance(out, Var) and out.name in self.active:
             self.set_adj(out.name, "1")
-        for s in reversed(self.body):
-            if s.target not in self.active or s.target not in self.adj:
-                continue
-            if s.op in ELEMENTWISE:
-                if self.root_of.get(s.target) == s.target:
-                    self.cluster(self.members[s.target])
-            elif s.op in ADJOINTS:
-                self.structural(s)
-            else:
-                raise InternalError(f"internal error in s2s: active {s.op} has no rule; "
-                                    "please report this")
+        self.reverse_block(self.func.body[:-1])
         grads = []
         for w in self.wrt:
             code = self.adj.get(w)
@@ -311,9 +418,202 @@ class _Reverse:
             elif code in self.views:
                 code = f"np.array({code})"
             grads.append(code)
-        value = out.name if isinstance(out, Var) else out.text
-        return Derivative(self.func, self.wrt, self.kind, list(self.body), self.lines, grads,
+        return Derivative(self.func, self.wrt, self.kind, forward, self.lines, grads,
                           value, self.names)
+
+    def loop_active(self, loop):
+        return any(c.name in self.active for c in loop.carried) or any(
+            isinstance(x, Assign) and x.target in self.active for x in walk(loop.body))
+
+    def stack(self, loop, name):
+        key = (id(loop), name)
+        if key not in self.stacks:
+            self.stacks[key] = self.names.claim(self._free(f"_{name}_stack"))
+        return self.stacks[key]
+
+    def _free(self, base):
+        name, n = base, 0
+        while not self.names.is_free(name):
+            n += 1
+            name = f"{base}{n}"
+        return name
+
+    def counter(self, loop):
+        if id(loop) not in self.counters:
+            self.counters[id(loop)] = self.names.temp("n")
+        return self.counters[id(loop)]
+
+    def forward_block(self, stmts, tape):
+        """Forward code for `stmts`: Assigns, Lines and Blocks.  With `tape`, loops
+        directly in `stmts` (or in its branches) save their carried values for the
+        reverse sweep."""
+        out = []
+        for x in stmts:
+            if isinstance(x, Assign):
+                out.append(x)
+            elif isinstance(x, If):
+                branches = []
+                for body, pick in ((x.body, "then"), (x.orelse, "orelse")):
+                    code = self.forward_block(body, tape)
+                    moves = [Line((p.target,), _code(getattr(p, pick)),
+                                  frozenset(_var_names([getattr(p, pick)])))
+                             for p in x.phis if getattr(p, pick) != Var(p.target)]
+                    branches.append(code + moves)
+                out.append(Block(f"if {_code(x.cond)}:", branches[0], branches[1],
+                                 frozenset(_var_names([x.cond])), _key(x.span)))
+            elif isinstance(x, Loop):
+                out.extend(self.forward_loop(x, tape and self.loop_active(x)))
+        return out
+
+    def forward_loop(self, loop, tape):
+        out = []
+        for c in loop.carried:
+            if c.init != Var(c.name):
+                out.append(Line((c.name,), _code(c.init), frozenset(_var_names([c.init])),
+                                _key(loop.span)))
+        body = []
+        if tape:
+            for c in loop.carried:
+                stack = self.stack(loop, c.name)
+                out.append(Line((stack,), "[]", frozenset(), _key(loop.span)))
+                body.append(Line((), f"{stack}.append({c.name})", frozenset({stack, c.name})))
+            if loop.counted:
+                n = self.counter(loop)
+                out.append(Line((n,), "0", frozenset(), _key(loop.span)))
+                body.append(Line((n,), f"{n} + 1", frozenset({n})))
+        body += self.forward_block(loop.body, tape=False)
+        body += [Line((c.name,), _code(c.update), frozenset(_var_names([c.update])))
+                 for c in loop.carried if c.update != Var(c.name)]
+        if loop.stop is not None and loop.stop != Const(False, "False"):
+            body.append(Line((), f"if {_code(loop.stop)}: break",
+                             frozenset(_var_names([loop.stop]))))
+        if loop.kind == "for":
+            header = f"for {loop.index} in {_range(loop.bounds)}:"
+            reads = frozenset(_var_names(loop.bounds))
+            out.append(Block(header, body, None, reads, _key(loop.span)))
+        else:
+            test = self.forward_block(loop.test, tape=False)
+            out.append(Block("while True:", test + [Line((), f"if not {_code(loop.cond)}: break",
+                                                         frozenset(_var_names([loop.cond])))]
+                             + body, None, frozenset(), _key(loop.span), while_test=len(test)))
+        return out
+
+    def reverse_block(self, stmts):
+        for x in reversed(stmts):
+            if isinstance(x, Assign):
+                if x.target not in self.active or x.target not in self.adj:
+                    continue
+                if x.op in ELEMENTWISE:
+                    if self.root_of.get(id(x)) == id(x):
+                        self.cluster(self.members[id(x)])
+                elif x.op in ADJOINTS:
+                    self.structural(x)
+                else:
+                    raise InternalError(f"internal error in s2s: active {x.op} has no rule; "
+                                        "please report this")
+            elif isinstance(x, If):
+                self.reverse_if(x)
+            elif isinstance(x, Loop):
+                if self.loop_active(x):
+                    self.reverse_loop(x)
+
+    def reverse_if(self, x):
+        phis = [p for p in x.phis if p.target in self.active and p.target in self.adj]
+        inner = _defined(x.body) | _defined(x.orelse)
+        for p in phis:
+            self.materialize(p.target)
+        before = self.snapshot()
+        states, bodies = [], []
+        for body, pick in ((x.body, "then"), (x.orelse, "orelse")):
+            self.restore(before)
+
+            def build(body=body, pick=pick):
+                for p in phis:
+                    v = getattr(p, pick)
+                    if isinstance(v, Var) and v.name != p.target:
+                        self.contribute(v.name, self.adj[p.target],
+                                        {self.adj[p.target]}, _key(x.span))
+                self.reverse_block(body)
+            bodies.append(self.collect(build))
+            states.append(self.snapshot())
+        outer = sorted({v for st in states for v in st[0]
+                        if v not in inner and v not in {p.target for p in phis}},
+                       key=lambda v: (self.order.get(v, len(self.order)), v))
+        for i, st in enumerate(states):
+            self.restore(st)
+            changed = [v for v in outer if any(other[0].get(v) != st[0].get(v) for other in states)]
+
+            def build(changed=changed):
+                for v in changed:
+                    if any(other[0].get(v) is not None for other in states):
+                        self.sync(v, _key(x.span))
+            bodies[i] = bodies[i] + self.collect(build)
+            states[i] = self.snapshot()
+        self.restore(states[0])
+        for v in outer:  # after the sync both branches agree
+            if states[1][0].get(v) is not None:
+                self.adj[v] = states[1][0][v]
+        if any(bodies):
+            self.lines.append(Block(f"if {_code(x.cond)}:", bodies[0], bodies[1],
+                                    frozenset(_var_names([x.cond])), _key(x.span)))
+
+    def reverse_loop(self, loop):
+        block = _key(loop.span)
+        inner = _defined(loop.body) | {c.name for c in loop.carried}
+        used = set()
+        for y in walk(loop.body):
+            for n in (y.args if isinstance(y, Assign) else []):
+                if isinstance(n, Var):
+                    used.add(n.name)
+            if isinstance(y, (If, Loop)):
+                used.update(operand_reads(y))
+        used.update(c.update.name for c in loop.carried if isinstance(c.update, Var))
+        outer = sorted((v for v in used if v in self.active and v not in inner),
+                       key=lambda v: (self.order.get(v, len(self.order)), v))
+        carried = [c for c in loop.carried if c.name in self.active]
+        for c in carried:
+            self.sync(c.name, block)
+        for v in outer:
+            self.sync(v, block)
+
+        def build():
+            for c in loop.carried:
+                self.lines.append(Line((c.name,), f"{self.stack(loop, c.name)}.pop()",
+                                       frozenset({self.stack(loop, c.name)})))
+            self.lines.extend(self.forward_block(loop.body, tape=True))
+            for c in carried:
+                if c.update == Var(c.name):
+                    continue
+                dh = self.adj[c.name]
+                if isinstance(c.update, Var) and c.update.name in self.active:
+                    if c.update.name in inner:
+                        name = self.adjoint_name(c.update.name)
+                        self.lines.append(Line((name,), dh, frozenset({dh}), block))
+                        self.set_adj(c.update.name, name)
+                    else:
+                        self.contribute(c.update.name, dh, {dh}, block)
+                self.adj.pop(c.name, None)
+                self.lazy.discard(c.name)
+            self.reverse_block(loop.body)
+            for c in carried:
+                self.sync(c.name, block)
+            for v in outer:
+                self.sync(v, block)
+        body = self.collect(build)
+        if loop.kind == "for":
+            rng = _range(loop.bounds)
+            if loop.counted:
+                rng = f"{rng}[:{self.counter(loop)}]"
+            header = f"for {loop.index} in reversed({rng}):"
+            reads = frozenset(_var_names(loop.bounds)) | (
+                {self.counter(loop)} if loop.counted else frozenset())
+        else:
+            header = f"for _ in range({self.counter(loop)}):"
+            reads = frozenset({self.counter(loop)})
+        self.lines.append(Block(header, body, None, reads, block))
+        for c in carried:
+            if c.init != Var(c.name) and isinstance(c.init, Var):
+                self.contribute(c.init.name, self.adj[c.name], {self.adj[c.name]}, block)
 
     def structural(self, s):
         self.materialize(s.target)
@@ -418,6 +718,39 @@ class _Reverse:
                 code = f"_unbroadcast({code}, {leaf})"
                 reads = reads | {leaf}
             self.contribute(leaf, code, reads, block, lazy=leaf in lazy)
+
+
+def _code(a):
+    return a.name if isinstance(a, Var) else a.text
+
+
+def _var_names(operands):
+    return [a.name for a in operands if isinstance(a, Var)]
+
+
+def _key(span):
+    return ((span.lineno, span.statement),) if span is not None else ()
+
+
+def _range(bounds):
+    start, stop, step = (_code(b) for b in bounds)
+    if step == "1":
+        return f"range({stop})" if start == "0" else f"range({start}, {stop})"
+    return f"range({start}, {stop}, {step})"
+
+
+def _defined(stmts):
+    names = set()
+    for y in walk(stmts):
+        if isinstance(y, Assign):
+            names.add(y.target)
+        elif isinstance(y, If):
+            names.update(p.target for p in y.phis)
+        elif isinstance(y, Loop):
+            names.update(c.name for c in y.carried)
+            if y.index:
+                names.add(y.index)
+    return names
 
 
 def _sym_reads(expr):

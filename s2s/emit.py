@@ -32,8 +32,9 @@ import numpy as np
 from . import __version__, runtime
 from .derive import HELPERS, Derivative
 from .frontend import display_name
-from .ir import Assign, Const, Line, Var, reads, static_code
-from .simplify import dead_code
+from dataclasses import replace
+
+from .ir import Assign, Block, Line, Var, reads, static_code
 
 ATOM = 16
 INFIX = {"add": ("+", 10), "sub": ("-", 10), "mul": ("*", 11), "div": ("/", 11),
@@ -165,8 +166,7 @@ def _quote(text, limit=88):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def body_lines(d: Derivative):
-    """[(comments, code)] for the body of the derivative function."""
+def _result(d: Derivative):
     grads = list(d.grads)
     if d.single:
         result = grads[0]
@@ -174,54 +174,171 @@ def body_lines(d: Derivative):
         result = ", ".join(grads) + ("," if len(grads) == 1 else "")
     if d.kind == "value_and_grad":
         result = f"{d.value}, {result if d.single else '(' + result + ')'}"
+    return result
+
+
+def _node_reads(n):
+    if isinstance(n, Assign):
+        return reads(n)
+    return n.reads
+
+
+def dead_code_tree(nodes, live):
+    """(kept nodes, names live before them): backward liveness over nested blocks.
+    Lines without targets (stack pushes, break) are always kept."""
+    kept = []
+    live = set(live)
+    for n in reversed(nodes):
+        if isinstance(n, Assign):
+            if n.target not in live:
+                continue
+            live.discard(n.target)
+            live.update(reads(n))
+        elif isinstance(n, Line):
+            if n.targets and not any(t in live for t in n.targets):
+                continue
+            live.difference_update(n.targets)
+            live.update(n.reads)
+        elif n.orelse is None:  # a loop: what one iteration needs may come from the last
+            body_live = set(live) | n.reads
+            for _ in range(8):
+                body, inside = dead_code_tree(n.body, body_live)
+                grown = body_live | inside
+                if grown == body_live:
+                    break
+                body_live = grown
+            if not body:
+                continue
+            live |= inside | n.reads
+            n = replace(n, body=body)
+        else:
+            body, l1 = dead_code_tree(n.body, live)
+            orelse, l2 = dead_code_tree(n.orelse, live)
+            if not body and not orelse:
+                continue
+            live = l1 | l2 | n.reads
+            n = replace(n, body=body, orelse=orelse)
+        kept.append(n)
+    return kept[::-1], live
+
+
+def _all_nodes(nodes):
+    for n in nodes:
+        yield n
+        if isinstance(n, Block):
+            yield from _all_nodes(n.body)
+            yield from _all_nodes(n.orelse or [])
+
+
+class _Writer:
+    """Renders nodes to libcst statements, inlining single-use forward temporaries."""
+
+    def __init__(self, trees, outputs):
+        self.uses = {}
+        self.other_reads = set()  # names read by anything but a forward Assign
+        for tree in trees:
+            for n in _all_nodes(tree):
+                for name in _node_reads(n):
+                    self.uses[name] = self.uses.get(name, 0) + 1
+                if not isinstance(n, Assign):
+                    self.other_reads.update(_node_reads(n))
+        for name in outputs:
+            self.uses[name] = self.uses.get(name, 0) + 1
+            self.other_reads.add(name)
+
+    def inline_set(self, nodes):
+        assigns = [n for n in nodes if isinstance(n, Assign)]
+        consumer = {}
+        for n in assigns:
+            for a in n.args:
+                if isinstance(a, Var):
+                    consumer.setdefault(a.name, n)
+        chosen = set()
+        for n in assigns:
+            c = consumer.get(n.target)
+            if (n.target.startswith("_") and self.uses.get(n.target) == 1 and c is not None
+                    and n.target not in self.other_reads and c.span.lineno == n.span.lineno
+                    and c.span.statement == n.span.statement
+                    and n.target not in {v.name for v in _static_vars(c)}):
+                chosen.add(n.target)
+        return chosen
+
+    def build(self, nodes, backward, last=()):
+        out = []
+        inline = self.inline_set(nodes)
+        inlined = {}
+        for n in nodes:
+            if isinstance(n, Assign):
+                text = render(n, inlined)
+                if n.target in inline:
+                    inlined[n.target] = text
+                    continue
+                key = ((n.span.lineno, n.span.statement),)
+                out.append(_statement(f"{n.target} = {text[0]}", self.comments(key, last, False)))
+                last = key
+            elif isinstance(n, Line):
+                target = ", ".join(n.targets)
+                code = f"{target} = {n.code}" if target else n.code
+                out.append(_statement(code, self.comments(n.block, last, backward)))
+                last = n.block or last
+            else:
+                out.append(self.block(n, backward, self.comments(n.block, last, backward)))
+                last = n.block or last
+        return out
+
+    def comments(self, block, last, backward):
+        prefix = "backward, line" if backward else "line"
+        return [f"# {prefix} {k}: {_quote(t)}" for k, t in block if (k, t) not in last]
+
+    def block(self, n, backward, comments):
+        header = n.header
+        body = n.body
+        if n.while_test:
+            header, body = self.while_header(n)
+        orelse = n.orelse
+        if orelse is not None and not body and orelse:
+            header, body, orelse = f"if not {header[3:-1]}:", orelse, []
+        stmts = self.build(body, backward, n.block) or [_statement("pass")]
+        node = cst.parse_statement(header + "\n    pass\n")
+        node = node.with_changes(body=cst.IndentedBlock(body=stmts))
+        if orelse:
+            node = node.with_changes(orelse=cst.Else(body=cst.IndentedBlock(
+                body=self.build(orelse, backward, n.block))))
+        if comments:
+            node = node.with_changes(leading_lines=[_comment(c) for c in comments])
+        return node
+
+    def while_header(self, n):
+        """`while True:` + test + `if not c: break` -> `while <test>:` when the test is
+        one expression of single-use temporaries."""
+        test, rest = n.body[:n.while_test], n.body[n.while_test:]
+        cond = rest[0].code[len("if not "):-len(": break")]
+        if not all(isinstance(t, Assign) for t in test) or not test or \
+                test[-1].target != cond or self.uses.get(cond) != 1:
+            return n.header, n.body
+        inline = self.inline_set(test)
+        if inline != {t.target for t in test[:-1]}:
+            return n.header, n.body
+        inlined = {}
+        for t in test:
+            inlined[t.target] = render(t, inlined)
+        return f"while {inlined[cond][0]}:", rest[1:]
+
+
+def body_statements(d: Derivative):
+    """libcst statements of the derivative function's body."""
+    result = _result(d)
     outputs = set(_IDENT.findall(result))
-    kept = dead_code(list(d.forward) + list(d.reverse), outputs)
-    forward = [s for s in kept if isinstance(s, Assign)]
-    reverse = [s for s in kept if isinstance(s, Line)]
+    reverse, live = dead_code_tree(list(d.reverse), outputs)
+    forward, _ = dead_code_tree(list(d.forward), live)
+    writer = _Writer([forward, reverse], outputs)
+    stmts = writer.build(forward, False) + writer.build(reverse, True)
+    stmts.append(_statement(f"return {result}"))
+    return stmts
 
-    # forward temporaries used once, by the same source line, and not by the reverse sweep
-    uses = {}
-    for s in kept:
-        for name in (reads(s) if isinstance(s, Assign) else s.reads):
-            uses[name] = uses.get(name, 0) + 1
-    for name in outputs:
-        uses[name] = uses.get(name, 0) + 1
-    reverse_reads = set().union(*(l.reads for l in reverse)) if reverse else set()
-    consumer = {}
-    for s in forward:
-        for a in s.args:
-            if isinstance(a, Var):
-                consumer.setdefault(a.name, s)
-    inline = set()
-    for s in forward:
-        c = consumer.get(s.target)
-        if (s.target.startswith("_") and uses.get(s.target) == 1 and c is not None
-                and s.target not in reverse_reads and c.span.lineno == s.span.lineno
-                and c.span.statement == s.span.statement
-                and s.target not in {v.name for v in _static_vars(c)}):
-            inline.add(s.target)
 
-    lines = []
-    inlined = {}
-    last = None
-    for s in forward:
-        text = render(s, inlined)
-        if s.target in inline:
-            inlined[s.target] = text
-            continue
-        key = (s.span.lineno, s.span.statement)
-        comments = [f"# line {key[0]}: {_quote(key[1])}"] if key != last else []
-        last = key
-        lines.append((comments, f"{s.target} = {text[0]}"))
-    last = ()
-    for l in reverse:
-        comments = [f"# backward, line {n}: {_quote(t)}" for n, t in l.block if (n, t) not in last]
-        if l.block:
-            last = l.block
-        target = ", ".join(l.targets)
-        lines.append((comments, f"{target} = {l.code}" if target else l.code))
-    lines.append(([], f"return {result}"))
-    return lines
+def _code_of(stmts):
+    return [cst.Module(body=[s]).code for s in stmts]
 
 
 def _static_vars(stmt):
@@ -253,11 +370,10 @@ def module(d: Derivative, header=()):
     """The generated module text and the namespace values it needs but does not define."""
     constants = dict(d.func.constants)
     sig = signature(d, constants)
-    body = body_lines(d)
-    codes = [c for _, c in body]
+    body = body_statements(d)
+    codes = _code_of(body)
     used = set(n for c in codes for n in _IDENT.findall(c))
-    stmts = [_statement(f'"""{describe(d)}"""')]
-    stmts += [_statement(code, comments) for comments, code in body]
+    stmts = [_statement(f'"""{describe(d)}"""')] + body
     fn = cst.parse_statement(f"def {function_name(d)}({sig}):\n    pass\n")
     fn = fn.with_changes(body=cst.IndentedBlock(body=stmts),
                          leading_lines=[cst.EmptyLine(), cst.EmptyLine()])

@@ -37,6 +37,8 @@ class Parsed:
         if statement is not None:
             first = statement.lineno
             last = getattr(statement, "end_lineno", first) or first
+            if isinstance(statement, (ast.If, ast.For, ast.While)) and statement.body:
+                last = max(first, statement.body[0].lineno - 1)  # the header only
             text = " ".join(l.strip() for l in self.lines[first - 1:last])
         return Span(self.filename, lineno, col, line.rstrip("\n"), text)
 

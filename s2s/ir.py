@@ -13,7 +13,7 @@ bound), tuples of those, ``slice`` objects of those, ``Ellipsis`` or ``None``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 
@@ -61,6 +61,76 @@ class Return:
     span: Span = None
 
 
+@dataclass(frozen=True)
+class Phi:
+    """After an `if`: target = then if the condition held, else orelse."""
+    target: str
+    then: Operand
+    orelse: Operand
+
+
+@dataclass
+class If:
+    cond: Operand
+    body: list
+    orelse: list
+    phis: list  # list[Phi]
+    span: Span = None
+
+
+@dataclass(frozen=True)
+class Carry:
+    """A loop-carried variable: `name` holds `init` before the first iteration, the
+    value at the start of each iteration, and after the loop the last `update`."""
+    name: str
+    init: Operand
+    update: Operand
+
+
+@dataclass
+class Loop:
+    """`for index in range(*bounds)` or `while cond` (cond computed by `test` at the
+    top of each iteration).  `counted`: the number of iterations run is recorded
+    (a `while`, or a `for` that can `break`).  `stop`: when the loop can break, the
+    flag that ends it after the current iteration."""
+    kind: str  # "for" | "while"
+    body: list
+    carried: list  # list[Carry]
+    span: Span = None
+    index: str = None
+    bounds: tuple = ()  # (start, stop, step) operands
+    test: list = field(default_factory=list)
+    cond: Operand = None
+    counted: bool = False
+    stop: Operand = None
+
+
+def walk(stmts):
+    """Every statement of a (nested) statement list, in program order."""
+    for s in stmts:
+        yield s
+        if isinstance(s, If):
+            yield from walk(s.body)
+            yield from walk(s.orelse)
+        elif isinstance(s, Loop):
+            yield from walk(s.test)
+            yield from walk(s.body)
+
+
+def operand_reads(s):
+    """Names a compound statement reads in its own header (not inside its blocks)."""
+    names = []
+    if isinstance(s, If):
+        names.append(s.cond)
+        for p in s.phis:
+            names += [p.then, p.orelse]
+    elif isinstance(s, Loop):
+        names += list(s.bounds) + [s.cond, s.stop]
+        for c in s.carried:
+            names += [c.init, c.update]
+    return [a.name for a in names if isinstance(a, Var)]
+
+
 @dataclass
 class Function:
     name: str
@@ -94,6 +164,18 @@ class Line:
     view: bool = False
 
 
+@dataclass
+class Block:
+    """A compound statement of generated code: `header` (an if, for or while line),
+    its body, and for an if its else branch."""
+    header: str
+    body: list
+    orelse: list = None
+    reads: frozenset = frozenset()  # names the header reads
+    block: tuple = ()
+    while_test: int = 0  # a `while True:` whose first n body lines compute its test
+
+
 def static_vars(value):
     """The Var objects inside a static parameter value."""
     if isinstance(value, Var):
@@ -108,6 +190,8 @@ def static_vars(value):
 
 def reads(stmt):
     """Names a statement reads, operands first, then those inside static parameters."""
+    if isinstance(stmt, (If, Loop)):
+        return operand_reads(stmt)
     values = stmt.args if isinstance(stmt, Assign) else (stmt.value,)
     names = [a.name for a in values if isinstance(a, Var)]
     if isinstance(stmt, Assign):
@@ -136,3 +220,44 @@ def static_code(value, subscript=False):
         inner = ", ".join(static_code(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     return repr(value)
+
+
+def rename_all(stmts, renames):
+    """The statements with every name in `renames` (definitions and uses) replaced."""
+    if not renames:
+        return stmts
+
+    def op(a):
+        return Var(renames.get(a.name, a.name)) if isinstance(a, Var) else a
+
+    def static(v):
+        if isinstance(v, Var):
+            return op(v)
+        if isinstance(v, tuple):
+            return tuple(static(x) for x in v)
+        if isinstance(v, slice):
+            return slice(static(v.start), static(v.stop), static(v.step))
+        return v
+
+    out = []
+    for s in stmts:
+        if isinstance(s, Assign):
+            s = replace(s, target=renames.get(s.target, s.target),
+                        args=tuple(op(a) for a in s.args),
+                        params=tuple((k, static(v)) for k, v in s.params))
+        elif isinstance(s, Return):
+            s = replace(s, value=op(s.value))
+        elif isinstance(s, If):
+            s = If(op(s.cond), rename_all(s.body, renames), rename_all(s.orelse, renames),
+                   [Phi(renames.get(p.target, p.target), op(p.then), op(p.orelse))
+                    for p in s.phis], s.span)
+        elif isinstance(s, Loop):
+            s = Loop(s.kind, rename_all(s.body, renames),
+                     [Carry(renames.get(c.name, c.name), op(c.init), op(c.update))
+                      for c in s.carried], s.span,
+                     index=renames.get(s.index, s.index) if s.index else None,
+                     bounds=tuple(op(a) for a in s.bounds), test=rename_all(s.test, renames),
+                     cond=op(s.cond) if s.cond is not None else None, counted=s.counted,
+                     stop=op(s.stop) if s.stop is not None else None)
+        out.append(s)
+    return out

@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import UnsupportedSyntaxError
 from .frontend import Parsed, display_name, lookup, parse
-from .ir import Assign, Const, Function, Return, Var
+from .ir import Assign, Carry, Const, Function, If, Loop, Phi, Return, Var, rename_all
 from .names import NameTable
 
 # Canonical op name -> "operands; static=default, ...".  A leading * marks an
@@ -109,7 +109,7 @@ def _resolve(path):
 
 
 # id(function object) -> canonical op name
-_BY_OBJECT = {}
+_BY_OBJECT = {id(abs): "np.abs"}
 for _name in list(SIGNATURES) + list(ALIASES):
     _obj = _resolve(_name.split("."))
     if _obj is not None:
@@ -128,6 +128,13 @@ class _Normalizer:
         taken |= {a.arg for a in self._all_args()}
         self.names = NameTable(taken)
         self.stmt = None  # the ast statement being normalized
+        self.loop_depth = 0
+        self.ssa = set()  # SSA names given so far
+        self.ret_node = None
+        self.synthetic = set()  # ids of ast.If nodes made for `return` inside a loop
+        self.one_branch = {}  # name -> the `if` that assigns it in one branch only
+        self.loop_vars = {}  # loop variable -> its loop (not readable after the loop)
+
 
     # ---- helpers -------------------------------------------------------------------
     def _all_args(self):
@@ -145,11 +152,13 @@ class _Normalizer:
         return Var(target)
 
     def new_name(self, base):
-        """A fresh SSA name for the user variable `base`."""
-        if base in self.env or any(a.arg == base for a in self._all_args()):
+        """A fresh SSA name for the user variable `base`: `base` itself the first time
+        it names a value, then base_1, base_2, ..."""
+        if base in self.ssa or any(a.arg == base for a in self._all_args()):
             name = self.names.version(base)
         else:
             name = self.names.claim(base)
+        self.ssa.add(name)
         self.origin[name] = base
         return name
 
@@ -169,29 +178,255 @@ class _Normalizer:
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                 and isinstance(body[0].value.value, str):
             body = body[1:]  # docstring
-        for i, stmt in enumerate(body):
-            self.stmt = stmt
-            if isinstance(stmt, ast.Return):
-                if stmt.value is None:
-                    raise self.error(stmt, "the function returns nothing",
-                                     "return the value to differentiate.")
-                if i != len(body) - 1:
-                    raise self.error(body[i + 1], "code after `return` is never run",
-                                     "remove the unreachable statements.")
-                value = self.operand(stmt.value, "out", top=True)
-                self.body.append(Return(value, self.span(stmt)))
-                break
-            self.statement(stmt)
-        else:
+        ended = self.run_block(body)
+        if ended != "return" or RET not in self.env:
             last = body[-1] if body else node
+            if ended == "return":
+                raise self.error(last, "not every path through the function returns a value",
+                                 "end every branch with `return`, or return after the if.")
             raise self.error(last, "the function does not end with `return`",
                              "return the value to differentiate as the last statement.")
-        return Function(node.name, params, self.body, self.parsed.filename, node.lineno,
-                        qualname=getattr(self.parsed.func, "__qualname__", node.name),
-                        source="".join(self.parsed.lines[node.lineno - 1:node.end_lineno]),
-                        constants=self.constants, origin=self.origin,
-                        kwonly=tuple(arg.arg for arg in node.args.kwonlyargs),
-                        defaults=self.defaults())
+        self.body.append(Return(self.env[RET], self.span(self.ret_node or last)))
+        ir = Function(node.name, params, self.body, self.parsed.filename, node.lineno,
+                      qualname=getattr(self.parsed.func, "__qualname__", node.name),
+                      source="".join(self.parsed.lines[node.lineno - 1:node.end_lineno]),
+                      constants=self.constants, origin=self.origin,
+                      kwonly=tuple(arg.arg for arg in node.args.kwonlyargs),
+                      defaults=self.defaults())
+        coalesce_loops(ir)
+        return ir
+
+    # ---- blocks and control flow -------------------------------------------------------
+    def run_block(self, stmts):
+        """Normalize a statement list; returns how it ends: None (falls through),
+        "return", "break" or "continue".  Code after an `if` one of whose branches
+        ends the block is moved into the other branch, so every block ends in one
+        place and needs no jumps."""
+        for i, stmt in enumerate(stmts):
+            self.stmt = stmt
+            rest = stmts[i + 1:]
+            if isinstance(stmt, (ast.Return, ast.Break, ast.Continue)):
+                if rest:
+                    raise self.error(rest[0], f"code after `{_keyword(stmt)}` is never run",
+                                     "remove the unreachable statements.")
+                return self.jump(stmt)
+            if isinstance(stmt, ast.If):
+                then_ends, else_ends = _ends(stmt.body), _ends(stmt.orelse)
+                body = stmt.body + ([] if then_ends or not rest else rest)
+                orelse = stmt.orelse + ([] if else_ends or not rest else rest)
+                moved = bool(rest) and (then_ends or else_ends)
+                if then_ends and else_ends and rest:
+                    raise self.error(rest[0], "this code is never run: both branches of the "
+                                              "`if` above end the block",
+                                     "remove the unreachable statements.")
+                ended = self.if_(stmt, body, orelse)
+                if moved or ended:
+                    return ended
+                continue
+            if isinstance(stmt, (ast.For, ast.While)):
+                returns = self.loop(stmt)
+                if returns:  # a `return` inside the loop: the rest runs only if it did not
+                    test = ast.copy_location(ast.Name(id=RETURNED, ctx=ast.Load()), stmt)
+                    ret = ast.copy_location(
+                        ast.Return(value=ast.copy_location(ast.Name(id=RET, ctx=ast.Load()), stmt)),
+                        stmt)
+                    if not rest and self.loop_depth == 0:
+                        raise self.error(stmt, "the function may end after this loop without "
+                                               "returning", "add a `return` after the loop.")
+                    synthetic = ast.copy_location(ast.If(test=test, body=[ret], orelse=rest), stmt)
+                    self.synthetic.add(id(synthetic))
+                    return self.run_block([synthetic])
+                continue
+            self.statement(stmt)
+        return None
+
+    def jump(self, stmt):
+        if isinstance(stmt, ast.Return):
+            if stmt.value is None:
+                raise self.error(stmt, "the function returns nothing",
+                                 "return the value to differentiate.")
+            if isinstance(stmt.value, ast.Tuple):
+                raise self.error(stmt.value, "cannot differentiate a function returning a tuple",
+                                 "s2s differentiates a function with one (scalar) result; "
+                                 "return one value, e.g. the sum of the parts.")
+            self.env[RET] = self.operand(stmt.value, "out", top=True)
+            self.ret_node = self.ret_node or stmt
+            if self.loop_depth:
+                self.env[RETURNED] = Const(True, "True")
+                self.env[STOP] = Const(True, "True")
+                return "break"
+            return "return"
+        if not self.loop_depth:
+            raise self.error(stmt, f"`{_keyword(stmt)}` outside a loop")
+        # The rest of the iteration was moved into the other branch (run_block), so
+        # `continue` needs nothing and `break` a flag the loop tests at the end of
+        # the iteration, after the values the iteration leaves have been merged.
+        if isinstance(stmt, ast.Break):
+            self.env[STOP] = Const(True, "True")
+            return "break"
+        return "continue"
+
+    def nested(self, stmts):
+        """Normalize `stmts` into a new list: (list, how it ends, env after)."""
+        outer = self.body
+        self.body = []
+        try:
+            ended = self.run_block(stmts)
+            return self.body, ended, dict(self.env)
+        finally:
+            self.body = outer
+
+    def if_(self, node, body, orelse):
+        self.stmt = node
+        span = self.span(node)
+        if id(node) in self.synthetic:
+            cond = self.env[RETURNED]
+        else:
+            cond = self.operand(node.test, "cond")
+        before = dict(self.env)
+        then_list, then_end, then_env = self.nested(body)
+        self.env = dict(before)
+        else_list, else_end, else_env = self.nested(orelse)
+        merged, phis = {}, []
+        for name in list(then_env) + [n for n in else_env if n not in then_env]:
+            a, b = then_env.get(name), else_env.get(name)
+            if a is None or b is None:
+                if name not in before:
+                    self.one_branch[name] = node
+                continue
+            if a == b:
+                merged[name] = a
+                continue
+            base = _INTERNAL.get(name, name)
+            target = self.new_name(base) if not base.startswith("_") else self.names.temp(base)
+            self.origin[target] = base
+            phis.append(Phi(target, a, b))
+            merged[name] = Var(target)
+        self.env = merged
+        then_list, else_list, phis = _coalesce_phis(then_list, else_list, phis)
+        self.body.append(If(cond, then_list, else_list, phis, span))
+        ends = [e for e in (then_end, else_end)]
+        if all(ends):
+            return "return" if "return" in ends else ("break" if "break" in ends else "continue")
+        return None
+
+    def if_expression(self, node, base, name):
+        """`a if c else b`: an `if` whose branches compute a and b, merged by a phi."""
+        cond = self.operand(node.test, "cond")
+        outer = self.body
+        try:
+            self.body = []
+            a = self.operand(node.body, base)
+            then_list, self.body = self.body, []
+            b = self.operand(node.orelse, base)
+            else_list = self.body
+        finally:
+            self.body = outer
+        if name is not None:
+            target = self.new_name(name)
+        else:
+            target = self.names.temp(base)
+            self.origin[target] = base
+        then_list, else_list, phis = _coalesce_phis(then_list, else_list, [Phi(target, a, b)])
+        self.body.append(If(cond, then_list, else_list, phis, self.span(node)))
+        return Var(target)
+
+    def loop(self, node):
+        """Normalize a for/while loop; returns whether a `return` occurs inside it."""
+        self.stmt = node
+        span = self.span(node)
+        if node.orelse:
+            raise self.error(node.orelse[0], "cannot differentiate a loop with an `else` block",
+                             "use a flag variable instead.")
+        assigned, returns, breaks = _assigned(node.body)
+        index_node = None
+        if isinstance(node, ast.For):
+            if not isinstance(node.target, ast.Name):
+                raise self.error(node.target, "the loop variable must be a single name",
+                                 "unpack inside the loop: for i in range(n): a, b = xs[i].")
+            index_node = node.target
+            bounds, sequence = self.loop_range(node)
+            assigned.discard(node.target.id)
+        if returns:
+            if RET not in self.env:
+                self.env[RET] = Const(None, "None")
+            self.env[RETURNED] = Const(False, "False")
+            assigned |= {RET, RETURNED}
+        order = list(self.env)
+        carried = sorted((n for n in assigned if n in self.env), key=order.index)
+        inits = {n: self.env[n] for n in carried}
+        headers = {}
+        for n in carried:
+            base = _INTERNAL.get(n, n)
+            headers[n] = self.new_name(base) if not base.startswith("_") else self.names.temp(base)
+            self.origin[headers[n]] = base
+            self.env[n] = Var(headers[n])
+        before = dict(self.env)
+        outer = self.body
+        self.body = []
+        test, cond, index = [], None, None
+        self.loop_depth += 1
+        self.env[STOP] = Const(False, "False")
+        try:
+            if isinstance(node, ast.While):
+                cond = self.operand(node.test, "cond")
+                test, self.body = self.body, []
+            else:
+                index = self.new_name(index_node.id)
+                self.env[index_node.id] = Var(index)
+                if sequence is not None:  # for v in seq: v = seq[i]
+                    self.stmt = node
+                    self.env[index_node.id] = self.emit(
+                        self.new_name(index_node.id), "getitem", [sequence],
+                        [("index", Var(index))], node=index_node)
+            self.run_block(node.body)
+            body = self.body
+        finally:
+            self.loop_depth -= 1
+            self.body = outer
+        updates = {n: self.env.get(n, before[n]) for n in carried}
+        stop = self.env.get(STOP)
+        self.env = {k: v for k, v in before.items() if k != STOP}
+        if STOP in before:
+            self.env[STOP] = before[STOP]
+        if index_node is not None:
+            self.env.pop(index_node.id, None)
+            self.loop_vars[index_node.id] = node
+        carries = [Carry(headers[n], inits[n], updates[n]) for n in carried]
+        self.stmt = node
+        self.body.append(Loop("for" if index is not None else "while", body, carries,
+                              span, index=index,
+                              bounds=bounds if index is not None else (), test=test,
+                              cond=cond, counted=isinstance(node, ast.While) or breaks,
+                              stop=stop if breaks else None))
+        return returns
+
+    def loop_range(self, node):
+        """(start, stop, step) operands of `for i in range(...)`, and the sequence
+        iterated over otherwise (then the loop runs over its indices)."""
+        it = node.iter
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
+                it.func.id == "range" and it.func.id not in self.env and not it.keywords:
+            args = [self.operand(a, "range") for a in it.args]
+            if not 1 <= len(args) <= 3:
+                raise self.error(it, "range() takes 1 to 3 arguments")
+            if len(args) == 1:
+                args = [Const(0, "0")] + args
+            if len(args) == 2:
+                args.append(Const(1, "1"))
+            return tuple(args), None
+        if isinstance(it, (ast.Tuple, ast.List)):
+            seq = self.emit(self.names.temp("seq"), "tuple",
+                            [self.operand(e, "seq") for e in it.elts], node=it)
+        elif isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
+                it.func.id in ("enumerate", "zip", "reversed"):
+            raise self.error(it, f"cannot differentiate a loop over {it.func.id}()",
+                             "loop over range(len(xs)) and index: x = xs[i].")
+        else:
+            seq = self.operand(it, "seq")
+        length = self.emit(self.names.temp("n"), "call", [seq],
+                           [("func", "len"), ("kwnames", ())], node=it)
+        return (Const(0, "0"), length, Const(1, "1")), seq
 
     def defaults(self):
         func = self.parsed.func
@@ -243,12 +478,8 @@ class _Normalizer:
     def _unsupported_statement(self, stmt):
         kind = type(stmt).__name__
         hints = {
-            "If": ("an `if` statement", "control flow is not supported yet: use "
-                   "np.where(condition, a, b) for a value that depends on a condition."),
-            "For": ("a `for` loop", "loops are not supported yet: write the computation "
-                    "with array operations (np.sum over an axis, @, broadcasting)."),
-            "While": ("a `while` loop", "loops are not supported yet: iterate outside "
-                      "the function and differentiate one step."),
+            "AsyncFor": ("an `async for` loop", "use a plain for loop."),
+            "AsyncWith": ("an `async with` block", "differentiate a plain function."),
             "Try": ("`try`/`except`", "s2s differentiates code without exceptions; "
                     "remove the try block."),
             "With": ("a `with` block", "put the with block around the call of the "
@@ -309,6 +540,14 @@ class _Normalizer:
         name = node.id
         if name in self.env:
             return self.env[name]
+        if name in self.one_branch:
+            branch = self.one_branch[name]
+            raise self.error(node, f"{name!r} is assigned in only one branch of the `if` at "
+                                   f"line {branch.lineno}",
+                             f"give {name} a value before the if, or in both branches.")
+        if name in self.loop_vars:
+            raise self.error(node, f"the loop variable {name!r} is read after its loop",
+                             "copy it to another name inside the loop.")
         try:
             value = lookup(self.parsed, name)
         except KeyError:
@@ -347,6 +586,8 @@ class _Normalizer:
             named = self.named_constant(node)
             if named is not None:
                 return named
+        if isinstance(node, ast.IfExp):
+            return self.if_expression(node, base, top_name if top else None)
         op, args, params = self.operation(node, base)
 
         def target():
@@ -425,7 +666,6 @@ class _Normalizer:
             raise self.error(node, f"unsupported attribute .{node.attr}",
                              "s2s knows .T, .shape, .ndim, .size and .dtype of arrays.")
         hints = {
-            "IfExp": ("a conditional expression", "use np.where(condition, a, b)."),
             "Lambda": ("a lambda", "define a function at module level."),
             "ListComp": ("a comprehension", "use array operations instead."),
             "SetComp": ("a comprehension", "use array operations instead."),
@@ -581,6 +821,151 @@ class _Normalizer:
                 operand.text == repr(operand.value):
             return operand.value
         return operand
+
+
+RET = "<return>"
+RETURNED = "<returned>"
+STOP = "<stop>"  # set when the current loop iteration breaks
+_INTERNAL = {RET: "_out", RETURNED: "_returned", STOP: "_stop"}
+
+
+def _keyword(stmt):
+    return {ast.Return: "return", ast.Break: "break", ast.Continue: "continue"}[type(stmt)]
+
+
+def _ends(stmts):
+    """Whether a statement list always ends in return, break or continue."""
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, (ast.Return, ast.Break, ast.Continue)):
+        return True
+    if isinstance(last, ast.If):
+        return _ends(last.body) and _ends(last.orelse)
+    return False
+
+
+def _assigned(stmts):
+    """(names assigned, whether a return occurs, whether a break of this loop occurs)."""
+    names, returns, breaks = set(), False, False
+
+    def visit(node, depth):
+        nonlocal returns, breaks
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                  ast.ClassDef)):
+                continue
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                names.add(child.id)
+            if isinstance(child, ast.Return):
+                returns = True
+            if isinstance(child, ast.Break) and depth == 0:
+                breaks = True
+            visit(child, depth + isinstance(child, (ast.For, ast.While)))
+
+    for stmt in stmts:
+        visit(ast.Module(body=[stmt], type_ignores=[]), 0)
+    return names, returns, breaks or returns
+
+
+def _defined_in(stmts):
+    from .ir import walk
+    names = set()
+    for s in walk(stmts):
+        if isinstance(s, Assign):
+            names.add(s.target)
+        elif isinstance(s, If):
+            names.update(p.target for p in s.phis)
+        elif isinstance(s, Loop):
+            names.update(c.name for c in s.carried)
+            if s.index:
+                names.add(s.index)
+    return names
+
+
+def _coalesce_phis(then_list, else_list, phis):
+    """Give a phi's target the name of the values merged when they are defined in the
+    branches just for it: `if c: y = a else: y = b` keeps one name, no copies."""
+    from .ir import walk
+    then_defs, else_defs = _defined_in(then_list), _defined_in(else_list)
+    uses = {}
+    for p in phis:
+        for v in (p.then, p.orelse):
+            if isinstance(v, Var):
+                uses[v.name] = uses.get(v.name, 0) + 1
+    kept = []
+    renames_then, renames_else = {}, {}
+    for p in phis:
+        a = p.then.name if isinstance(p.then, Var) and p.then.name in then_defs and \
+            uses[p.then.name] == 1 else None
+        b = p.orelse.name if isinstance(p.orelse, Var) and p.orelse.name in else_defs and \
+            uses[p.orelse.name] == 1 else None
+        if a is not None:
+            renames_then[a] = p.target
+        if b is not None:
+            renames_else[b] = p.target
+        kept.append(Phi(p.target, Var(p.target) if a else p.then,
+                        Var(p.target) if b else p.orelse))
+    return rename_all(then_list, renames_then), rename_all(else_list, renames_else), kept
+
+
+def coalesce_loops(func):
+    """Let a loop-carried variable keep the name of its initial value when nothing
+    after the loop reads that value under its old name: `for ...: h = f(h)` then
+    updates `h` itself, with no copy before the loop (the reverse sweep restores it)."""
+    from .ir import reads, walk
+    order = {}
+    position = 0
+
+    def number(stmts, end_reads):
+        nonlocal position
+        for s in stmts:
+            position += 1
+            order[id(s)] = position
+            if isinstance(s, If):
+                number(s.body, None)
+                number(s.orelse, None)
+            elif isinstance(s, Loop):
+                number(s.test, None)
+                number(s.body, None)
+                position += 1
+                order[("end", id(s))] = position
+    number(func.body, None)
+    read_at = {}
+    for s in walk(func.body):
+        if isinstance(s, Loop):
+            for n in [a.name for a in s.bounds if isinstance(a, Var)]:
+                read_at.setdefault(n, []).append(order[id(s)])
+            for c in s.carried:
+                if isinstance(c.init, Var):
+                    read_at.setdefault(c.init.name, []).append(("init", id(s), c.name))
+                if isinstance(c.update, Var):
+                    read_at.setdefault(c.update.name, []).append(order[("end", id(s))])
+        else:
+            for n in reads(s):
+                read_at.setdefault(n, []).append(order[id(s)])
+    renames = {}
+    for s in walk(func.body):
+        if not isinstance(s, Loop):
+            continue
+        for c in s.carried:
+            if not isinstance(c.init, Var) or c.init.name == c.name:
+                continue
+            ok = True
+            for r in read_at.get(c.init.name, []):
+                if isinstance(r, tuple):
+                    ok &= r[1] == id(s)
+                else:
+                    ok &= r < order[id(s)]
+            if ok and c.init.name not in renames.values():
+                renames[c.name] = c.init.name
+    for k in list(renames):
+        v = renames[k]
+        while v in renames:
+            v = renames[v]
+        renames[k] = v
+    if renames:
+        func.body = rename_all(func.body, renames)
 
 
 def _attribute_path(node):

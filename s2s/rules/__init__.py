@@ -6,8 +6,17 @@
 """
 
 from .elementwise import ELEMENTWISE
-from .nondiff import NONDIFF
+from .nondiff import NONDIFF, NONDIFF_CALLS, NONDIFF_METHODS
 from .structural import ADJOINTS
+
+
+def kind_of(stmt):
+    """The kind of an IR Assign: its op's kind, or "nondiff" for calls like len(x)."""
+    if stmt.op == "call" and stmt.param("func") in NONDIFF_CALLS:
+        return "nondiff"
+    if stmt.op == "method" and stmt.param("name") in NONDIFF_METHODS:
+        return "nondiff"
+    return kind(stmt.op)
 
 
 def kind(op):

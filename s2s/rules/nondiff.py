@@ -11,3 +11,14 @@ NONDIFF = frozenset({
     "math.floor", "math.ceil",
     "attr",
 })
+
+# Calls (op "call", by the name they are called with) whose results carry no derivative.
+NONDIFF_CALLS = frozenset({
+    "len", "int", "bool", "range", "round",
+    "np.shape", "np.ndim", "np.size", "np.zeros_like", "np.ones_like", "np.empty_like",
+    "np.zeros", "np.ones", "np.eye", "np.arange", "np.argmax", "np.argmin", "np.argsort",
+    "np.isclose", "np.allclose", "np.any", "np.all", "np.count_nonzero",
+    "np.floor_divide", "np.logical_and", "np.logical_or", "np.logical_not",
+})
+# Methods (op "method") whose results carry no derivative.
+NONDIFF_METHODS = frozenset({"argmax", "argmin", "argsort", "any", "all", "astype_int"})
