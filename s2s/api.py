@@ -51,7 +51,7 @@ def _wrt_error(ir, message, hint):
 def _build(func, wrt, kind):
     ir = to_ir(func)
     names, single = _resolve_wrt(func, ir, wrt)
-    d = derive(ir, names, kind)
+    d = derive(ir, names, kind, callee=func)
     d.single = single
     source, namespace = module(d)
     origin = f"{display_name(ir.filename)}:{ir.qualname}"

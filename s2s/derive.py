@@ -20,13 +20,14 @@ as ``ir.Line``s, and the code of each gradient.
 
 from __future__ import annotations
 
+import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy as sp
 
 from . import runtime
-from .errors import InternalError, NoRuleError
+from .errors import InternalError, NoRuleError, UnsupportedSyntaxError
 from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, operand_reads,
                  static_code, walk)
 from .names import NameTable
@@ -61,6 +62,21 @@ class Derivative:
     value: str  # code of the function's value
     names: NameTable = None
     single: bool = True  # wrt named one argument (not a tuple): return a bare gradient
+    name: str = ""  # the generated function's name
+    seed: str = None  # kind "vjp": the parameter holding the adjoint of the result
+    children: list = field(default_factory=list)  # VJPs of the user functions it calls
+
+
+class Session:
+    """What the derivatives of one module share: the VJPs of called user functions
+    (one per function and set of differentiated arguments), module-level names, and
+    the chain of functions being differentiated (to refuse recursion)."""
+
+    def __init__(self, taken=()):
+        self.vjps = {}
+        self.order = []
+        self.stack = []
+        self.names = NameTable(set(taken) | HELPERS)
 
 
 class _Context:
@@ -122,12 +138,14 @@ def _refuse_call(stmt):
 
 
 class _Reverse:
-    def __init__(self, func: Function, wrt, kind_):
+    def __init__(self, func: Function, wrt, kind_, session):
         self.func = func
         self.wrt = tuple(wrt)
         self.kind = kind_
+        self.session = session
         self.all = list(walk(func.body))
         self.assigns = [x for x in self.all if isinstance(x, Assign)]
+        self.tuples = {x.target for x in self.assigns if x.op == "tuple"}
         self.defs = {}  # name -> number of statements assigning it (branches share names)
         for x in self.assigns:
             self.defs[x.target] = self.defs.get(x.target, 0) + 1
@@ -174,7 +192,8 @@ class _Reverse:
             if len(active) == size:
                 break
         for x in self.assigns:
-            if any(isinstance(a, Var) and a.name in active for a in x.args) and kind_of(x) is None:
+            if any(isinstance(a, Var) and a.name in active for a in x.args) and \
+                    kind_of(x) is None and self.user_callee(x) is None:
                 raise _refuse_call(x)
         self.active = active
 
@@ -348,7 +367,9 @@ class _Reverse:
                 self.views.add(name)
         else:
             name = self.adjoint_name(var)
-            self.lines.append(Line((name,), f"{current} + {code}",
+            total = f"_add_tuples({current}, {code})" if var in self.tuples else \
+                f"{current} + {code}"
+            self.lines.append(Line((name,), total,
                                    frozenset(reads) | self.reads_of.get(var, code_reads(current)),
                                    block))
             self.views.discard(name)
@@ -405,8 +426,11 @@ class _Reverse:
             keep = self.names.temp("value")
             forward.append(Line((keep,), value, frozenset({value})))
             value = keep
+        seed = "1"
+        if self.kind == "vjp":
+            seed = self.names.claim(_free_in(self.names, "d_out"))
         if isinstance(out, Var) and out.name in self.active:
-            self.set_adj(out.name, "1")
+            self.set_adj(out.name, seed)
         self.reverse_block(self.func.body[:-1])
         grads = []
         for w in self.wrt:
@@ -419,7 +443,75 @@ class _Reverse:
                 code = f"np.array({code})"
             grads.append(code)
         return Derivative(self.func, self.wrt, self.kind, forward, self.lines, grads,
-                          value, self.names)
+                          value, self.names, seed=seed if self.kind == "vjp" else None,
+                          children=self.session.order)
+
+    def user_callee(self, x):
+        """The user function a "call" statement calls, if it is one s2s can differentiate."""
+        if x.op != "call":
+            return None
+        path = x.param("func").split(".")
+        obj = self.func.constants.get(path[0])
+        for part in path[1:]:
+            obj = getattr(obj, part, None)
+        obj = getattr(obj, "__s2s_function__", obj)  # @s2s.differentiate
+        if not inspect.isfunction(obj):
+            return None
+        module = (getattr(obj, "__module__", "") or "").split(".")[0]
+        if module in ("numpy", "math", "sympy", "scipy", "s2s"):
+            return None
+        return obj
+
+    def user_call(self, x):
+        """y = f(args) for a user function f: dargs = f_vjp(dy, args) -- a derivative
+        function of its own, generated once per set of differentiated arguments."""
+        from .normalize import to_ir
+        callee = self.user_callee(x)
+        span = x.span
+        if callee in self.session.stack:
+            chain = " -> ".join(f.__name__ for f in self.session.stack + [callee])
+            raise UnsupportedSyntaxError(
+                f"cannot differentiate a recursive call ({chain})", span.filename, span.lineno,
+                span.col_offset, span.line,
+                "write the recursion as a loop (for/while) in one function.")
+        kwnames = x.param("kwnames")
+        npos = len(x.args) - len(kwnames)
+        try:
+            bound = inspect.signature(callee).bind(
+                *range(npos), **{k: npos + j for j, k in enumerate(kwnames)})
+        except TypeError as exc:
+            raise UnsupportedSyntaxError(
+                f"this call does not match {callee.__name__}'s arguments ({exc})",
+                span.filename, span.lineno, span.col_offset, span.line,
+                f"pass the arguments {callee.__name__} takes.") from None
+        positions = dict(bound.arguments)
+        wrt = tuple(p for p, i in positions.items()
+                    if isinstance(i, int) and isinstance(x.args[i], Var)
+                    and x.args[i].name in self.active)
+        key = (callee, wrt)
+        if key not in self.session.vjps:
+            self.session.stack.append(callee)
+            try:
+                child = _Reverse(to_ir(callee), wrt, "vjp", self.session).run()
+            finally:
+                self.session.stack.pop()
+            child.single = len(wrt) == 1
+            child.name = self.session.names.claim(_free_in(self.session.names,
+                                                           f"{callee.__name__}_vjp"))
+            self.session.vjps[key] = child
+            self.session.order.append(child)
+        child = self.session.vjps[key]
+        self.materialize(x.target)
+        dy = self.adj[x.target]
+        texts = [_code(a) for a in x.args]
+        args = texts[:npos] + [f"{k}={t}" for k, t in zip(kwnames, texts[npos:])]
+        call = f"{child.name}({', '.join([dy] + args)})"
+        block = _key(span)
+        if len(wrt) == 1:
+            a = x.args[positions[wrt[0]]]
+            self.contribute(a.name, call, code_reads(call), block)
+        else:
+            self.apply_multi(x, Multi(call, tuple(positions[p] for p in wrt)), block)
 
     def loop_active(self, loop):
         return any(c.name in self.active for c in loop.carried) or any(
@@ -501,13 +593,16 @@ class _Reverse:
     def reverse_block(self, stmts):
         for x in reversed(stmts):
             if isinstance(x, Assign):
-                if x.target not in self.active or x.target not in self.adj:
+                if x.target not in self.active or x.target not in self.adj or not any(
+                        isinstance(a, Var) and a.name in self.active for a in x.args):
                     continue
                 if x.op in ELEMENTWISE:
                     if self.root_of.get(id(x)) == id(x):
                         self.cluster(self.members[id(x)])
                 elif x.op in ADJOINTS:
                     self.structural(x)
+                elif self.user_callee(x) is not None:
+                    self.user_call(x)
                 else:
                     raise InternalError(f"internal error in s2s: active {x.op} has no rule; "
                                         "please report this")
@@ -621,30 +716,7 @@ class _Reverse:
         block = ((s.span.lineno, s.span.statement),)
         result = ADJOINTS[s.op](_Context(s, dy, self))
         if isinstance(result, Multi):
-            targets, post = [], []
-            counts = {}
-            for i in result.indices:
-                a = s.args[i]
-                if isinstance(a, Var):
-                    counts[a.name] = counts.get(a.name, 0) + 1
-            for i in result.indices:
-                a = s.args[i]
-                if not (isinstance(a, Var) and a.name in self.active):
-                    targets.append("_")
-                elif self.adj.get(a.name) is None and counts[a.name] == 1:
-                    name = self.adjoint_name(a.name)
-                    targets.append(name)
-                    post.append((a.name, name, True))
-                else:
-                    tmp = self.names.temp("g")
-                    targets.append(tmp)
-                    post.append((a.name, tmp, False))
-            self.lines.append(Line(tuple(targets), result.code, code_reads(result.code), block))
-            for var, name, direct in post:
-                if direct:
-                    self.set_adj(var, name)
-                else:
-                    self.contribute(var, name, {name}, block)
+            self.apply_multi(s, result, block)
             return
         for i, code in sorted(result.items()):
             a = s.args[i]
@@ -653,6 +725,33 @@ class _Reverse:
                 code = code.code if lazy else code
                 self.contribute(a.name, code, code_reads(code), block,
                                 view=s.op in VIEWS and not lazy, lazy=lazy)
+
+    def apply_multi(self, s, result, block):
+        """Unpack one expression into the contributions of several operands."""
+        targets, post = [], []
+        counts = {}
+        for i in result.indices:
+            a = s.args[i]
+            if isinstance(a, Var):
+                counts[a.name] = counts.get(a.name, 0) + 1
+        for i in result.indices:
+            a = s.args[i]
+            if not (isinstance(a, Var) and a.name in self.active):
+                targets.append("_")
+            elif self.adj.get(a.name) is None and counts[a.name] == 1:
+                name = self.adjoint_name(a.name)
+                targets.append(name)
+                post.append((a.name, name, True))
+            else:
+                tmp = self.names.temp("g")
+                targets.append(tmp)
+                post.append((a.name, tmp, False))
+        self.lines.append(Line(tuple(targets), result.code, code_reads(result.code), block))
+        for var, name, direct in post:
+            if direct:
+                self.set_adj(var, name)
+            else:
+                self.contribute(var, name, {name}, block)
 
     def cluster(self, members):
         root = members[-1]
@@ -757,5 +856,18 @@ def _sym_reads(expr):
     return frozenset(s.name for s in expr.free_symbols)
 
 
-def derive(func: Function, wrt, kind_="grad") -> Derivative:
-    return _Reverse(func, wrt, kind_).run()
+def _free_in(names, base):
+    name, n = base, 0
+    while not names.is_free(name):
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+def derive(func: Function, wrt, kind_="grad", session=None, callee=None) -> Derivative:
+    """The reverse-mode derivative of `func` with respect to the arguments `wrt`."""
+    taken = set(func.constants) | {func.name}
+    session = session or Session(taken)
+    if callee is not None and not session.stack:
+        session.stack.append(callee)
+    return _Reverse(func, wrt, kind_, session).run()

@@ -131,7 +131,7 @@ class _Normalizer:
         self.loop_depth = 0
         self.ssa = set()  # SSA names given so far
         self.ret_node = None
-        self.synthetic = set()  # ids of ast.If nodes made for `return` inside a loop
+        self.synthetic = {}  # id of an ast.If made to guard code after an exit -> its flag
         self.one_branch = {}  # name -> the `if` that assigns it in one branch only
         self.loop_vars = {}  # loop variable -> its loop (not readable after the loop)
 
@@ -174,12 +174,14 @@ class _Normalizer:
         for p in params:
             self.env[p] = Var(p)
             self.origin[p] = p
+        self.env[RETURNED] = Const(False, "False")
+        self.env[RET] = Const(None, "None")
         body = node.body
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                 and isinstance(body[0].value.value, str):
             body = body[1:]  # docstring
         ended = self.run_block(body)
-        if ended != "return" or RET not in self.env:
+        if ended != "return":
             last = body[-1] if body else node
             if ended == "return":
                 raise self.error(last, "not every path through the function returns a value",
@@ -212,9 +214,9 @@ class _Normalizer:
                 return self.jump(stmt)
             if isinstance(stmt, ast.If):
                 then_ends, else_ends = _ends(stmt.body), _ends(stmt.orelse)
-                body = stmt.body + ([] if then_ends or not rest else rest)
-                orelse = stmt.orelse + ([] if else_ends or not rest else rest)
-                moved = bool(rest) and (then_ends or else_ends)
+                moved = bool(rest) and then_ends != else_ends
+                body = stmt.body + (rest if moved and else_ends else [])
+                orelse = stmt.orelse + (rest if moved and then_ends else [])
                 if then_ends and else_ends and rest:
                     raise self.error(rest[0], "this code is never run: both branches of the "
                                               "`if` above end the block",
@@ -222,23 +224,33 @@ class _Normalizer:
                 ended = self.if_(stmt, body, orelse)
                 if moved or ended:
                     return ended
+                flag = STOP if self.loop_depth else RETURNED
+                if rest and isinstance(self.env.get(flag), Var):
+                    # some path through the if left the loop or the function: the
+                    # rest runs only on the others
+                    return self.run_block([self.exit_guard(stmt, flag, rest)])
                 continue
             if isinstance(stmt, (ast.For, ast.While)):
                 returns = self.loop(stmt)
                 if returns:  # a `return` inside the loop: the rest runs only if it did not
-                    test = ast.copy_location(ast.Name(id=RETURNED, ctx=ast.Load()), stmt)
-                    ret = ast.copy_location(
-                        ast.Return(value=ast.copy_location(ast.Name(id=RET, ctx=ast.Load()), stmt)),
-                        stmt)
                     if not rest and self.loop_depth == 0:
                         raise self.error(stmt, "the function may end after this loop without "
                                                "returning", "add a `return` after the loop.")
-                    synthetic = ast.copy_location(ast.If(test=test, body=[ret], orelse=rest), stmt)
-                    self.synthetic.add(id(synthetic))
-                    return self.run_block([synthetic])
+                    return self.run_block([self.exit_guard(stmt, RETURNED, rest)])
                 continue
             self.statement(stmt)
         return None
+
+    def exit_guard(self, at, flag, rest):
+        """`if flag: <leave> else: rest`, for code after a statement that may have
+        returned (flag RETURNED) or ended the loop iteration (flag STOP)."""
+        def name(n):
+            return ast.copy_location(ast.Name(id=n, ctx=ast.Load()), at)
+        leave = ast.Return(value=name(RET)) if flag == RETURNED else ast.Break()
+        guard = ast.copy_location(ast.If(test=name(flag), body=[ast.copy_location(leave, at)],
+                                         orelse=rest), at)
+        self.synthetic[id(guard)] = flag
+        return guard
 
     def jump(self, stmt):
         if isinstance(stmt, ast.Return):
@@ -251,8 +263,8 @@ class _Normalizer:
                                  "return one value, e.g. the sum of the parts.")
             self.env[RET] = self.operand(stmt.value, "out", top=True)
             self.ret_node = self.ret_node or stmt
+            self.env[RETURNED] = Const(True, "True")
             if self.loop_depth:
-                self.env[RETURNED] = Const(True, "True")
                 self.env[STOP] = Const(True, "True")
                 return "break"
             return "return"
@@ -280,7 +292,7 @@ class _Normalizer:
         self.stmt = node
         span = self.span(node)
         if id(node) in self.synthetic:
-            cond = self.env[RETURNED]
+            cond = self.env[self.synthetic[id(node)]]
         else:
             cond = self.operand(node.test, "cond")
         before = dict(self.env)
@@ -288,12 +300,17 @@ class _Normalizer:
         self.env = dict(before)
         else_list, else_end, else_env = self.nested(orelse)
         merged, phis = {}, []
+        exited = [_exited(e) for e in (then_env, else_env)]
         for name in list(then_env) + [n for n in else_env if n not in then_env]:
             a, b = then_env.get(name), else_env.get(name)
             if a is None or b is None:
-                if name not in before:
-                    self.one_branch[name] = node
-                continue
+                if (a is None and exited[0]) or (b is None and exited[1]):
+                    # the branch that lacks it has left: the value never reaches a use
+                    a, b = a or Const(None, "None"), b or Const(None, "None")
+                else:
+                    if name not in before:
+                        self.one_branch[name] = node
+                    continue
             if a == b:
                 merged[name] = a
                 continue
@@ -348,9 +365,6 @@ class _Normalizer:
             bounds, sequence = self.loop_range(node)
             assigned.discard(node.target.id)
         if returns:
-            if RET not in self.env:
-                self.env[RET] = Const(None, "None")
-            self.env[RETURNED] = Const(False, "False")
             assigned |= {RET, RETURNED}
         order = list(self.env)
         carried = sorted((n for n in assigned if n in self.env), key=order.index)
@@ -559,7 +573,9 @@ class _Normalizer:
     def global_operand(self, text, value, node):
         if value is np or value is math:
             raise self.error(node, f"the module {text!r} is not a value")
-        if isinstance(value, (bool, numbers.Number, np.ndarray, np.generic)) or value is None:
+        if isinstance(value, (bool, numbers.Number, np.ndarray, np.generic)) or value is None \
+                or (isinstance(value, (tuple, list)) and all(
+                    isinstance(v, (numbers.Number, np.ndarray)) for v in value)):
             root = text.split(".")[0]
             if root not in ("np", "math"):
                 self.constants[root] = lookup(self.parsed, root)
@@ -827,6 +843,10 @@ RET = "<return>"
 RETURNED = "<returned>"
 STOP = "<stop>"  # set when the current loop iteration breaks
 _INTERNAL = {RET: "_out", RETURNED: "_returned", STOP: "_stop"}
+
+
+def _exited(env):
+    return env.get(STOP) == Const(True, "True") or env.get(RETURNED) == Const(True, "True")
 
 
 def _keyword(stmt):

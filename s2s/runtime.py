@@ -110,8 +110,11 @@ def _matmul_adjoint_rhs(dy, a, b):
     return _unbroadcast(db, b)
 
 
-# y = x[index] -> dx = zeros like x with dy added at index (repeats accumulate).
+# y = x[index] -> dx = zeros like x with dy added at index (repeats accumulate);
+# for a tuple x, a tuple of zeros with dy at index.
 def _getitem_adjoint(dy, x, index):
+    if isinstance(x, tuple):
+        return tuple(dy if i == index else np.zeros_like(v) for i, v in enumerate(x))
     dx = np.zeros(np.shape(x), dtype=np.result_type(dy, x))
     np.add.at(dx, index, dy)
     return dx
@@ -169,3 +172,8 @@ def _dot_adjoint_rhs(dy, a, b):
         raise NotImplementedError("s2s: np.dot with a second operand of more than 2 "
                                   "dimensions; use np.matmul (@) instead")
     return _matmul_adjoint_rhs(dy, a, b)
+
+
+# adjoints of a tuple of values add entry by entry.
+def _add_tuples(a, b):
+    return tuple(u + v for u, v in zip(a, b))

@@ -83,24 +83,44 @@ NoRule = s2s.NoRuleError
 # ---- syntax outside the accepted subset ---------------------------------------------
 
 SYNTAX = [
-    case("if", """
+    case("for-else", """
         def f(x):
-            if x > 0:  # <-
+            for i in range(3):
                 x = x * 2.0
+            else:
+                x = x + 1.0  # <-
             return x
-        """, Unsupported, "cannot differentiate an `if` statement", "if x > 0"),
-    case("for", """
+        """, Unsupported, "cannot differentiate a loop with an `else` block", "x = x + 1.0"),
+    case("loop-over-zip", """
         def f(x):
-            for i in range(3):  # <-
-                x = x * 2.0
+            for a, b in zip(x, x):  # <-
+                x = x * a
             return x
-        """, Unsupported, "cannot differentiate a `for` loop", "for i in"),
-    case("while", """
+        """, Unsupported, "the loop variable must be a single name", "a, b"),
+    case("loop-over-enumerate", """
         def f(x):
-            while x < 1.0:  # <-
+            for a in enumerate(x):  # <-
                 x = x * 2.0
-            return x
-        """, Unsupported, "cannot differentiate a `while` loop", "while x"),
+            return np.sum(x)
+        """, Unsupported, "cannot differentiate a loop over enumerate()", "enumerate(x)"),
+    case("assigned-in-one-branch", """
+        def f(x):
+            if x > 0:
+                y = x * 2.0
+            return y  # <-
+        """, Unsupported, "'y' is assigned in only one branch", "y"),
+    case("loop-variable-after-loop", """
+        def f(x):
+            for i in range(3):
+                x = x * 2.0
+            return x * i  # <-
+        """, Unsupported, "the loop variable 'i' is read after its loop", "i"),
+    case("not-every-path-returns", """
+        def f(x):
+            if x > 0:
+                return x
+            y = x  # <-
+        """, Unsupported, "does not end with `return`", "y = x"),
     case("try-except", """
         def f(x):
             try:  # <-
@@ -195,11 +215,6 @@ SYNTAX = [
             m = a or b  # <-
             return a
         """, Unsupported, "cannot differentiate `and`/`or`", "a or b"),
-    case("conditional-expression", """
-        def f(a, b, c):
-            y = a if c else b  # <-
-            return y
-        """, Unsupported, "cannot differentiate a conditional expression", "a if c"),
     case("star-args", """
         def f(x, *args):  # <-
             return x
@@ -363,7 +378,7 @@ RETURNS = [
     case("tuple-return", """
         def f(x, y):
             return x, y  # <-
-        """, Unsupported, "cannot differentiate a tuple value", "x, y"),
+        """, Unsupported, "cannot differentiate a function returning a tuple", "x, y"),
 ]
 
 

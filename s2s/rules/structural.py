@@ -138,6 +138,11 @@ def stack(c):
     return Multi(code, tuple(range(c.n)))
 
 
+@adjoint("tuple")                    # y = (a, b, ...)  ->  da, db, ... = dy
+def tuple_(c):
+    return Multi(c.dy, tuple(range(c.n)))
+
+
 @adjoint("np.outer")                 # y = outer(a, b)  ->  da = dy @ b, db = a @ dy
 def outer(c):
     return {0: f"_outer_adjoint_lhs({c.dy}, {c.x(0)}, {c.x(1)})",

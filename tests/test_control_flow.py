@@ -1,0 +1,284 @@
+"""Control flow and calls: loops, branches, early exits and user functions, each
+against central differences, with the generated source keeping the loop a loop."""
+
+import re
+
+import numpy as np
+import pytest
+
+import s2s
+from gradcheck import check_grads, load
+
+rng = np.random.default_rng(11)
+
+
+def loops_in(source, function):
+    body = source[source.index(f"def {function}"):]
+    return len(re.findall(r"^\s+(for|while) ", body, re.M))
+
+
+def test_horner_polynomial(tmp_path):
+    f = load(tmp_path, """
+        def horner(c, x):
+            acc = 0.0
+            for i in range(len(c)):
+                acc = acc * x + c[i]
+            return acc
+    """, "horner")
+    c, x = rng.standard_normal(6), 0.7
+    check_grads(f, [c, x], wrt=(0, 1))
+    dc, dx = s2s.grad(f, wrt=(0, 1))(c, x)
+    np.testing.assert_allclose(dc, x ** np.arange(5, -1, -1.0))
+    np.testing.assert_allclose(dx, np.polyval(np.polyder(c), x))
+    assert loops_in(s2s.grad(f, wrt=(0, 1)).source, "horner_grad") == 2  # forward, reverse
+
+
+EULER = """
+    def final_energy(x0, v0, damping, k=4.0, dt=0.01):
+        x, v = x0, v0
+        for step in range(100):
+            a = -k * x - damping * v
+            x = x + dt * v
+            v = v + dt * a
+        return 0.5 * v ** 2 + 0.5 * k * x ** 2
+"""
+
+
+def test_euler_damped_oscillator(tmp_path):
+    f = load(tmp_path, EULER, "final_energy")
+    check_grads(f, [1.0, -0.5, 0.3], wrt=(0, 1, 2))
+    g = s2s.grad(f, wrt=(0, 1, 2))
+    assert loops_in(g.source, "final_energy_grad") == 2
+    assert "for step in reversed(range(100)):" in g.source
+
+
+RNN = """
+    def rnn_loss(W, U, b, h, xs, target):
+        for t in range(xs.shape[0]):
+            h = np.tanh(W @ h + U @ xs[t] + b)
+        return np.sum((h - target) ** 2)
+"""
+
+
+def test_vanilla_rnn_20_steps(tmp_path):
+    f = load(tmp_path, RNN, "rnn_loss")
+    H, D, T = 5, 3, 20
+    args = [rng.standard_normal((H, H)) * 0.4, rng.standard_normal((H, D)) * 0.4,
+            rng.standard_normal(H) * 0.1, rng.standard_normal(H), rng.standard_normal((T, D)),
+            rng.standard_normal(H)]
+    check_grads(f, args, wrt=(0, 1, 2, 3))
+    source = s2s.grad(f, wrt=(0, 1, 2, 3)).source
+    assert loops_in(source, "rnn_loss_grad") == 2
+
+
+def test_saved_values_grow_with_carried_state_not_temporaries(tmp_path):
+    # The RNN body has six temporaries; only the carried h is saved per iteration.
+    f = load(tmp_path, RNN, "rnn_loss")
+    source = s2s.grad(f, wrt=(0, 1, 2, 3)).source
+    assert source.count(".append(") == 1
+    assert "_h_stack.append(h)" in source
+    forward_loop = source[source.index("for t in range"):source.index("# backward")]
+    assert len(re.findall(r"^\s+_h\d+ = ", forward_loop, re.M)) >= 4  # temporaries not saved
+    # and at run time the stack holds exactly T values: count them through a list subclass
+    g = s2s.grad(f, wrt=0)
+    pushed = []
+
+    class Counting(list):
+        def append(self, value):
+            pushed.append(value)
+            super().append(value)
+
+    code = g.source.replace("_h_stack = []", "_h_stack = Counting()")
+    namespace = {"Counting": Counting, "np": np}
+    exec(compile(code, "<counting>", "exec"), namespace)
+    H, D, T = 4, 2, 20
+    namespace["rnn_loss_grad"](rng.standard_normal((H, H)), rng.standard_normal((H, D)),
+                               rng.standard_normal(H), rng.standard_normal(H),
+                               rng.standard_normal((T, D)), rng.standard_normal(H))
+    assert len(pushed) == T and all(np.shape(p) == (H,) for p in pushed)
+
+
+def test_power_iteration_with_normalisation(tmp_path):
+    f = load(tmp_path, """
+        def top_eigenvalue(A, v):
+            for i in range(30):
+                w = A @ v
+                v = w / np.linalg.norm(w)
+            return v @ (A @ v)
+    """, "top_eigenvalue")
+    M = rng.standard_normal((4, 4))
+    A = M @ M.T + np.diag([4.0, 1.0, 0.5, 0.1])
+    check_grads(f, [A, rng.standard_normal(4)], wrt=(0, 1), rtol=1e-5)
+    assert loops_in(s2s.grad(f).source, "top_eigenvalue_grad") == 2
+
+
+def test_newton_sqrt_while_loop(tmp_path):
+    f = load(tmp_path, """
+        def newton_sqrt(a):
+            x = a
+            while abs(x * x - a) > 1e-12:
+                x = 0.5 * (x + a / x)
+            return x
+    """, "newton_sqrt")
+    for a in (2.0, 9.0, 0.3):
+        assert np.isclose(s2s.grad(f)(a), 0.5 / np.sqrt(a), rtol=1e-9)
+    source = s2s.grad(f).source
+    assert "while " in source and "for _ in range(" in source
+
+
+def test_loop_with_break(tmp_path):
+    f = load(tmp_path, """
+        def capped(x, n):
+            s = 0.0
+            for i in range(n):
+                s = s + x * i
+                if s > 10.0:
+                    break
+                s = s * 1.5
+            return s
+    """, "capped")
+    for x in (0.1, 1.3, 4.0):  # breaks late, in the middle, at once
+        check_grads(f, [x, 8], wrt=0)
+
+
+def test_continue_and_index_in_body(tmp_path):
+    f = load(tmp_path, """
+        def f(w, x, start, stop, step):
+            acc = np.zeros(3)
+            for i in range(start, stop, step):
+                if i % 3 == 0:
+                    continue
+                acc = acc + w * i * x[i]
+            return np.sum(acc ** 2)
+    """)
+    check_grads(f, [rng.standard_normal(3), rng.standard_normal(12), 1, 11, 2], wrt=(0, 1))
+
+
+def test_nested_loops(tmp_path):
+    f = load(tmp_path, """
+        def f(x, w):
+            for i in range(3):
+                for j in range(i + 1):
+                    x = np.sin(x * w + j)
+                x = x * 0.9
+            return np.sum(x)
+    """)
+    check_grads(f, [rng.standard_normal(4), rng.standard_normal(4)], wrt=(0, 1))
+
+
+def test_for_over_a_sequence_of_arrays_and_floats(tmp_path):
+    f = load(tmp_path, """
+        SCALES = [0.5, 1.5, -2.0]
+
+        def f(x, ws):
+            for s in SCALES:
+                x = np.tanh(x * s)
+            for w in ws:
+                x = x @ w
+            for v in (x, x * 2.0):
+                x = x + v
+            return np.sum(x ** 2)
+    """)
+    ws = [rng.standard_normal((3, 3)) * 0.5 for _ in range(2)]
+    check_grads(f, [rng.standard_normal(3), np.stack(ws)], wrt=(0, 1))
+
+
+@pytest.mark.parametrize("x", [-1.5, -0.2, 0.3, 2.5])
+def test_piecewise_function_on_both_sides_of_each_branch(tmp_path, x):
+    f = load(tmp_path, """
+        def piecewise(x):
+            if x > 1.0:
+                y = x ** 2
+            elif x > 0.0:
+                y = np.sin(x)
+            else:
+                return -x * 3.0
+            return y * 3.0
+    """, "piecewise")
+    check_grads(f, [x])
+
+
+def test_conditions_on_reductions_and_conditional_expressions(tmp_path):
+    f = load(tmp_path, """
+        def f(x, y):
+            scale = 2.0 if np.sum(x) > 0 else -1.0
+            z = x * y if np.max(y) > 0.5 else np.sin(x)
+            return np.sum(z * scale) + (np.sum(y) if y[0] > 0 else -np.sum(y))
+    """)
+    for seed in range(4):
+        r = np.random.default_rng(seed)
+        check_grads(f, [r.standard_normal(3), r.standard_normal(3)], wrt=(0, 1))
+
+
+def test_return_inside_a_loop(tmp_path):
+    f = load(tmp_path, """
+        def f(x):
+            for i in range(10):
+                x = x * 1.3
+                if x > 5.0:
+                    return x * 2.0
+            return x - 1.0
+    """)
+    for x in (1.1, 0.01, 6.0):
+        check_grads(f, [x])
+
+
+def test_three_level_call_chain_with_keyword_defaults(tmp_path):
+    f = load(tmp_path, """
+        def inner(z, scale=2.0):
+            return np.tanh(z) * scale
+
+        def middle(x, w, bias=0.1):
+            return inner(x * w + bias) + inner(x, scale=0.5)
+
+        def outer(x, w):
+            h = middle(x, w)
+            return np.sum(middle(h, w, bias=0.3) ** 2)
+    """, "outer")
+    check_grads(f, [rng.standard_normal(3), rng.standard_normal(3)], wrt=(0, 1))
+    source = s2s.grad(f, wrt=(0, 1)).source
+    # each called function has its own derivative function, called by the caller's
+    assert "def inner_vjp(d_out, z, scale=2.0):" in source
+    assert "def middle_vjp(d_out, x, w, bias=0.1):" in source
+    assert "= middle_vjp(" in source.split("def outer_grad")[1]
+    assert "= inner_vjp(" in source.split("def middle_vjp")[1]
+
+
+def test_calls_inside_loops(tmp_path):
+    f = load(tmp_path, """
+        def cell(h, x, W):
+            return np.tanh(W @ h + x)
+
+        def f(h, xs, W):
+            for t in range(xs.shape[0]):
+                h = cell(h, xs[t], W=W)
+            return np.sum(h)
+    """)
+    check_grads(f, [rng.standard_normal(3), rng.standard_normal((5, 3)),
+                    rng.standard_normal((3, 3)) * 0.5], wrt=(0, 1, 2))
+
+
+def test_recursion_is_refused_at_its_line(tmp_path):
+    f = load(tmp_path, """
+        def f(x, n):
+            if n == 0:
+                return x
+            return f(x * 2.0, n - 1)  # <-
+    """)
+    with pytest.raises(s2s.UnsupportedSyntaxError) as info:
+        s2s.grad(f)
+    err = info.value
+    assert err.lineno == 8 and "recursive call (f -> f)" in err.message
+    assert "loop" in err.hint
+
+
+def test_mutual_recursion_is_refused(tmp_path):
+    f = load(tmp_path, """
+        def even(x, n):
+            return x if n == 0 else odd(x * 2.0, n - 1)
+
+        def odd(x, n):
+            return x if n == 0 else even(x * 3.0, n - 1)
+    """, "even")
+    with pytest.raises(s2s.UnsupportedSyntaxError, match="even -> odd -> even"):
+        s2s.grad(f)
