@@ -977,7 +977,9 @@ def coalesce_loops(func):
                     ok &= r[1] == id(s)
                 else:
                     ok &= r < order[id(s)]
-            if ok and c.init.name not in renames.values():
+            same_variable = func.origin.get(c.init.name, c.init.name) == \
+                func.origin.get(c.name, c.name)
+            if ok and same_variable and c.init.name not in renames.values():
                 renames[c.name] = c.init.name
     for k in list(renames):
         v = renames[k]

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
@@ -35,6 +36,9 @@ def const_to_sympy(c: Const):
         return symbol(c.text)  # a named constant, an array, inf, nan: kept by name
     if isinstance(value, int) or (math.isfinite(value) and value == int(value)):
         return sp.Integer(int(value))
+    exact = Fraction(value) if math.isfinite(value) else None
+    if exact is not None and exact.denominator <= 1024:  # 0.5, 0.25: exact as rationals
+        return sp.Rational(exact.numerator, exact.denominator)
     return sp.Float(value)
 
 
