@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 
 from .errors import (DifferentiationError, InternalError, NoRuleError,  # noqa: E402
                      SourceUnavailableError, UnsupportedSyntaxError)
-from .api import differentiate, grad, value_and_grad  # noqa: E402
+from .api import differentiate, grad, graph, show, value_and_grad  # noqa: E402
 
-__all__ = ["grad", "value_and_grad", "differentiate", "DifferentiationError",
+__all__ = ["grad", "value_and_grad", "differentiate", "show", "graph", "DifferentiationError",
            "UnsupportedSyntaxError", "NoRuleError", "SourceUnavailableError",
            "InternalError"]

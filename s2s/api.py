@@ -6,7 +6,7 @@ import functools
 import inspect
 
 from .cache import load, memoised
-from .derive import derive
+from .derive import Session, derive
 from .emit import function_name, module
 from .errors import DifferentiationError
 from .frontend import display_name
@@ -122,3 +122,36 @@ def differentiate(func=None, *, wrt=0):
     if func is None:
         return lambda f: Differentiable(f, wrt)
     return Differentiable(func, wrt)
+
+
+def standalone_module(func, wrt, header):
+    """Module text with `FUNC_grad` and `FUNC_value_and_grad` that imports NumPy only."""
+    func = getattr(func, "__s2s_function__", func)
+    ir = to_ir(func)
+    names, single = _resolve_wrt(func, ir, wrt)
+    session = Session(set(ir.constants) | {ir.name})
+    derivatives = []
+    for kind in ("grad", "value_and_grad"):
+        d = derive(ir, names, kind, session=session, callee=func)
+        d.single = single
+        derivatives.append(d)
+    return module(derivatives, header=header, standalone=True)[0]
+
+
+def show(func, wrt=0):
+    """The generated source of the gradient of `func` (as ``s2s.grad(func, wrt).source``)."""
+    return grad(func, wrt).source
+
+
+def graph(func, wrt=0, format="mermaid", adjoint=False):
+    """The expression graph of `func` (or, with `adjoint`, of its gradient's reverse
+    sweep) as Mermaid or Graphviz DOT text."""
+    from .graph import render_graph
+    func = getattr(func, "__s2s_function__", func)
+    ir = to_ir(func)
+    derivative = None
+    if adjoint:
+        names, single = _resolve_wrt(func, ir, wrt)
+        derivative = derive(ir, names, "grad", callee=func)
+        derivative.single = single
+    return render_graph(ir, derivative, format)

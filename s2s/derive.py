@@ -65,6 +65,7 @@ class Derivative:
     name: str = ""  # the generated function's name
     seed: str = None  # kind "vjp": the parameter holding the adjoint of the result
     children: list = field(default_factory=list)  # VJPs of the user functions it calls
+    session: object = None
 
 
 class Session:
@@ -74,6 +75,7 @@ class Session:
 
     def __init__(self, taken=()):
         self.vjps = {}
+        self.primals = {}  # user function -> its forward code, for standalone modules
         self.order = []
         self.stack = []
         self.names = NameTable(set(taken) | HELPERS)
@@ -419,6 +421,10 @@ class _Reverse:
         self.shapes()
         self.clusters()
         out = self.func.ret.value
+        if self.kind == "primal":
+            forward = self.forward_block(self.func.body[:-1], tape=False)
+            return Derivative(self.func, (), "primal", forward, [], [], _code(out), self.names,
+                              name=self.func.name, session=self.session)
         forward = self.forward_block(self.func.body[:-1], tape=True)
         value = out.name if isinstance(out, Var) else out.text
         if isinstance(out, Var) and any(isinstance(x, Loop) for x in self.all):
@@ -444,7 +450,7 @@ class _Reverse:
             grads.append(code)
         return Derivative(self.func, self.wrt, self.kind, forward, self.lines, grads,
                           value, self.names, seed=seed if self.kind == "vjp" else None,
-                          children=self.session.order)
+                          children=self.session.order, session=self.session)
 
     def user_callee(self, x):
         """The user function a "call" statement calls, if it is one s2s can differentiate."""
@@ -713,7 +719,7 @@ class _Reverse:
     def structural(self, s):
         self.materialize(s.target)
         dy = self.adj[s.target]
-        block = ((s.span.lineno, s.span.statement),)
+        block = _key(s.span)
         result = ADJOINTS[s.op](_Context(s, dy, self))
         if isinstance(result, Multi):
             self.apply_multi(s, result, block)
@@ -805,8 +811,7 @@ class _Reverse:
             dy = name
         dsym = sp.sympify(dy) if _NUMBER.fullmatch(dy) else symbol(dy)
         contributions = [(leaf, into_where(dsym * partial)) for leaf, partial in partials]
-        block = tuple(sorted({(m.span.lineno, m.span.statement) for m in members},
-                             key=lambda b: -b[0]))
+        block = tuple(sorted({_key(m.span)[0] for m in members}, key=lambda b: -b[0]))
         replacements, reduced = cse([c for _, c in contributions], self.names)
         for sym, expr in replacements:
             self.lines.append(Line((sym.name,), to_code(expr), _sym_reads(expr), block))
@@ -828,7 +833,7 @@ def _var_names(operands):
 
 
 def _key(span):
-    return ((span.lineno, span.statement),) if span is not None else ()
+    return ((span.first or span.lineno, span.statement),) if span is not None else ()
 
 
 def _range(bounds):
@@ -854,6 +859,37 @@ def _defined(stmts):
 
 def _sym_reads(expr):
     return frozenset(s.name for s in expr.free_symbols)
+
+
+def primals(session, derivatives):
+    """The forward code of every user function the derivatives' code calls, for a
+    module that must run without the user's source."""
+    from .normalize import to_ir
+    out = []
+    todo = list(derivatives) + list(session.order)
+    seen = {id(d) for d in todo}
+    while todo:
+        d = todo.pop(0)
+        sweep = _Reverse(d.func, (), "primal", session)
+        for x in walk(d.func.body):
+            if not isinstance(x, Assign) or x.op != "call":
+                continue
+            callee = sweep.user_callee(x)
+            if callee is None or callee in session.primals:
+                continue
+            if "." in x.param("func"):
+                span = x.span
+                raise UnsupportedSyntaxError(
+                    f"a standalone module cannot call {x.param('func')}", span.filename,
+                    span.lineno, span.col_offset, span.line,
+                    "import the function by name (from module import f) and call f(...).")
+            primal = _Reverse(to_ir(callee), (), "primal", session).run()
+            session.primals[callee] = primal
+            out.append(primal)
+            if id(primal) not in seen:
+                seen.add(id(primal))
+                todo.append(primal)
+    return out
 
 
 def _free_in(names, base):

@@ -152,6 +152,8 @@ def describe(d: Derivative):
     if d.kind == "vjp":
         return (f"Adjoints of {wrt} in {where}, given {d.seed}, the adjoint of its "
                 f"result.")
+    if d.kind == "primal":
+        return f"{where}, as s2s read it (the forward pass its derivatives call)."
     what = {"grad": "Gradient", "value_and_grad": "Value and gradient"}[d.kind]
     return f"{what} of {where} with respect to {wrt}."
 
@@ -173,6 +175,8 @@ def _quote(text, limit=88):
 
 
 def _result(d: Derivative):
+    if d.kind == "primal":
+        return d.value
     grads = list(d.grads)
     if d.single:
         result = grads[0]
@@ -263,7 +267,7 @@ class _Writer:
         for n in assigns:
             c = consumer.get(n.target)
             if (n.target.startswith("_") and self.uses.get(n.target) == 1 and c is not None
-                    and n.target not in self.other_reads and c.span.lineno == n.span.lineno
+                    and n.target not in self.other_reads and c.span.first == n.span.first
                     and c.span.statement == n.span.statement
                     and n.target not in {v.name for v in _static_vars(c)}):
                 chosen.add(n.target)
@@ -279,7 +283,7 @@ class _Writer:
                 if n.target in inline:
                     inlined[n.target] = text
                     continue
-                key = ((n.span.lineno, n.span.statement),)
+                key = ((n.span.first or n.span.lineno, n.span.statement),)
                 out.append(_statement(f"{n.target} = {text[0]}", self.comments(key, last, False)))
                 last = key
             elif isinstance(n, Line):
@@ -390,12 +394,40 @@ def _function(d: Derivative, constants):
     return fn, _code_of(body)
 
 
-def module(d: Derivative, header=()):
-    """The generated module text and the namespace values it needs but does not define."""
+def constant_code(name, value):
+    """Source defining a module constant in a standalone module, or None."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    code = _default_code(value)
+    if code is not None:
+        return code
+    if isinstance(value, (tuple, list)) and all(_default_code(v) for v in value):
+        return repr(type(value)(float(v) if isinstance(v, float) else v for v in value))
+    if isinstance(value, (np.ndarray, np.generic)) and value.size <= 100_000 and \
+            value.dtype.kind in "biuf":
+        body = np.array2string(np.asarray(value), separator=", ", threshold=10**9,
+                               floatmode="unique", max_line_width=10**9)
+        return f"np.array({body}, dtype=np.{value.dtype.name})"
+    return None
+
+
+def module(derivatives, header=(), standalone=False):
+    """The module text holding `derivatives` (a Derivative or a list of them sharing
+    one Session), and the namespace values it needs but does not define.
+
+    A standalone module defines everything it uses: module constants are written out
+    and the user functions the code calls get their forward code, so it imports NumPy
+    (and math) only."""
+    from .derive import primals
+    if isinstance(derivatives, Derivative):
+        derivatives = [derivatives]
+    main = derivatives[0]
+    children = list(main.children)
+    extra = primals(_session_of(main), derivatives) if standalone else []
     constants = {}
     functions, codes = [], []
-    for child in list(d.children) + [d]:
-        fn, code = _function(child, constants)
+    for d in extra + children + list(derivatives):
+        fn, code = _function(d, constants)
         functions.append(fn)
         codes += code
     used = set(n for c in codes for n in _IDENT.findall(c))
@@ -404,7 +436,7 @@ def module(d: Derivative, header=()):
     imports = ["import numpy as np"]
     if "math" in used or any("math." in c for c in codes):
         imports.insert(0, "import math")
-    for i, imp in enumerate(imports):
+    for imp in imports:
         top.append(_statement(imp))
     for name in helper_names:
         parsed = cst.parse_module(helper_source(name))
@@ -412,15 +444,23 @@ def module(d: Derivative, header=()):
         top.append(first.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()] +
                                       list(parsed.header) + list(first.leading_lines)))
         top.extend(rest)
+    defined = {function_name(d) for d in extra}
     needed = {}
     literal = []
     for name in sorted(constants):
-        if name not in used and not any(c.startswith(name + ".") for c in used):
+        if name in defined or (name not in used and
+                               not any(c.startswith(name + ".") for c in used)):
             continue
-        code = _default_code(constants[name]) if not isinstance(constants[name], bool) \
-            else repr(constants[name])
-        if code is not None and not name.startswith("_default_"):
+        code = constant_code(name, constants[name])
+        if code is not None and (standalone or not isinstance(constants[name], np.ndarray)):
             literal.append(_statement(f"{name} = {code}"))
+        elif standalone:
+            raise UnsupportedSyntaxError(
+                f"cannot write the module constant {name!r} "
+                f"({type(constants[name]).__name__}) into a standalone module",
+                main.func.filename, main.func.lineno, 0, None,
+                "use numbers or NumPy arrays of up to 100000 numbers as module constants, "
+                "or pass the value as an argument.")
         else:
             needed[name] = constants[name]
     if literal:
@@ -428,6 +468,10 @@ def module(d: Derivative, header=()):
         top.extend(literal)
     head = [_comment(h) for h in header] or [
         _comment(f"# Generated by s2s {__version__} from "
-                 f"{display_name(d.func.filename)}:{d.func.qualname}. Do not edit.")]
+                 f"{display_name(main.func.filename)}:{main.func.qualname}. Do not edit.")]
     mod = cst.Module(body=top + functions, header=head)
     return mod.code, needed
+
+
+def _session_of(d):
+    return d.session

@@ -28,19 +28,20 @@ class Parsed:
     filename: str
     lines: list  # the file's lines (1-based via lines[lineno - 1])
     namespace: dict  # global and closure names the function can see
+    node_source: str = ""  # the function's own source text
 
     def span(self, node, statement=None):
         lineno = getattr(node, "lineno", None) or self.node.lineno
         col = getattr(node, "col_offset", 0) or 0
         line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
-        text = ""
+        text, first = "", lineno
         if statement is not None:
             first = statement.lineno
             last = getattr(statement, "end_lineno", first) or first
             if isinstance(statement, (ast.If, ast.For, ast.While)) and statement.body:
                 last = max(first, statement.body[0].lineno - 1)  # the header only
             text = " ".join(l.strip() for l in self.lines[first - 1:last])
-        return Span(self.filename, lineno, col, line.rstrip("\n"), text)
+        return Span(self.filename, lineno, col, line.rstrip("\n"), text, first)
 
     def error(self, node, message, hint=None, cls=UnsupportedSyntaxError):
         """A refusal located at `node` of the user's source."""
@@ -118,7 +119,7 @@ def parse(func) -> Parsed:
                 namespace[var] = cell.cell_contents
             except ValueError:  # an empty cell: defined later in the enclosing scope
                 pass
-    return Parsed(func, node, filename, all_lines, namespace)
+    return Parsed(func, node, filename, all_lines, namespace, dedented)
 
 
 _LIBRARIES = {"numpy", "math", "sympy", "scipy", "builtins", "s2s"}

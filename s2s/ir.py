@@ -24,6 +24,7 @@ class Span:
     col_offset: int
     line: str  # the full physical source line, for messages and carets
     statement: str = ""  # the whole source statement on one line, for comments
+    first: int = 0  # the line the statement starts on
 
 
 @dataclass(frozen=True)
