@@ -7,6 +7,8 @@ import numpy as np
 
 # g was computed for a value broadcast to shape(g); sum it back to shape(x).
 def _unbroadcast(g, x):
+    if type(x) is float and type(g) is float:
+        return g
     shape = np.shape(x)
     if np.shape(g) == shape:
         return g
@@ -192,11 +194,11 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     d_inner4 = _unbroadcast(-dinner / 2, _inner4)
     d_inner3 = np.broadcast_to(np.expand_dims(d_inner4, 2), np.shape(q_centered))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    _t3 = 2 * centered
-    _t4 = d_inner3 * q_centered
-    d_q_centered0 = _unbroadcast(_t3 * _t4, _q_centered0)
-    dcentered = _unbroadcast(2 * _q_centered0 * _t4, centered)
-    d_q_centered3 = _unbroadcast(d_inner3 * (2 * _q_centered3 + _q_centered0 * _t3), _q_centered3)
+    _t3 = 2 * d_inner3
+    _t4 = _t3 * q_centered
+    d_q_centered0 = _unbroadcast(_t4 * centered, _q_centered0)
+    dcentered = _unbroadcast(_q_centered0 * _t4, centered)
+    d_q_centered3 = _unbroadcast(_t3 * (_q_centered3 + _q_centered0 * centered), _q_centered3)
     dsum_qs = dsum_qs + _getitem_adjoint(d_inner1, sum_qs, np.s_[:, None])
     dalphas = dalphas + _getitem_adjoint(d_inner0, alphas, np.s_[:, None])
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
@@ -320,11 +322,11 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     d_inner4 = _unbroadcast(-dinner / 2, _inner4)
     d_inner3 = np.broadcast_to(np.expand_dims(d_inner4, 2), np.shape(q_centered))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    _t3 = 2 * centered
-    _t4 = d_inner3 * q_centered
-    d_q_centered0 = _unbroadcast(_t3 * _t4, _q_centered0)
-    dcentered = _unbroadcast(2 * _q_centered0 * _t4, centered)
-    d_q_centered3 = _unbroadcast(d_inner3 * (2 * _q_centered3 + _q_centered0 * _t3), _q_centered3)
+    _t3 = 2 * d_inner3
+    _t4 = _t3 * q_centered
+    d_q_centered0 = _unbroadcast(_t4 * centered, _q_centered0)
+    dcentered = _unbroadcast(_q_centered0 * _t4, centered)
+    d_q_centered3 = _unbroadcast(_t3 * (_q_centered3 + _q_centered0 * centered), _q_centered3)
     dsum_qs = dsum_qs + _getitem_adjoint(d_inner1, sum_qs, np.s_[:, None])
     dalphas = dalphas + _getitem_adjoint(d_inner0, alphas, np.s_[:, None])
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))

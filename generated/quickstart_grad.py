@@ -7,7 +7,7 @@ import numpy as np
 def loss_grad(x):
     """Gradient of loss (examples/quickstart.py:11) with respect to x."""
     # backward, line 12: return np.sum((x + 3 - 2) ** 2)
-    dx = 2 + 2 * x
+    dx = 2 * (1 + x)
     return dx
 
 
@@ -16,5 +16,5 @@ def loss_value_and_grad(x):
     # line 12: return np.sum((x + 3 - 2) ** 2)
     _out3 = np.sum((x + 3 - 2) ** 2)
     # backward, line 12: return np.sum((x + 3 - 2) ** 2)
-    dx = 2 + 2 * x
+    dx = 2 * (1 + x)
     return _out3, dx

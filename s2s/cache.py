@@ -30,7 +30,6 @@ class GeneratedFunction:
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
         self._origin = origin
-        self.__call__ = fn  # for introspection; calls go through the class method
 
     def __call__(self, *args, **kwargs):
         return self._fn(*args, **kwargs)
@@ -50,7 +49,11 @@ def load(source, name, origin, namespace):
     env = {"__builtins__": builtins, "__name__": "s2s_generated"}
     env.update(namespace)
     exec(compile(source, filename, "exec"), env)
-    return GeneratedFunction(env[name], source, name, origin)
+    fn = env[name]
+    # a class per derivative whose __call__ is the generated function itself: calling
+    # the object costs no extra Python frame
+    cls = type(GeneratedFunction.__name__, (GeneratedFunction,), {"__call__": staticmethod(fn)})
+    return cls(fn, source, name, origin)
 
 
 def memoised(func, key, build):

@@ -33,7 +33,7 @@ from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, op
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .rules.structural import VIEWS, Multi, Scalar
-from .simplify import cse, in_forward_values, into_where
+from .simplify import common_factors, cse, in_forward_values, into_where
 from .symbolic import const_to_sympy, statement_to_sympy, symbol, to_code
 
 CLUSTER_MAX_STATEMENTS = 16
@@ -204,7 +204,8 @@ class _Reverse:
 
         Equal sets mean provably equal shapes; the empty set is a scalar.  Atoms are
         arguments, array constants and results of ops that are not elementwise."""
-        base = {p: frozenset({p}) for p in self.func.params}
+        base = {p: frozenset() if p in self.func.scalars else frozenset({p})
+                for p in self.func.params}
 
         def of(a):
             if isinstance(a, Var):
@@ -810,7 +811,8 @@ class _Reverse:
             self.set_adj(root.target, name)
             dy = name
         dsym = sp.sympify(dy) if _NUMBER.fullmatch(dy) else symbol(dy)
-        contributions = [(leaf, into_where(dsym * partial)) for leaf, partial in partials]
+        contributions = [(leaf, into_where(common_factors(dsym * partial)))
+                         for leaf, partial in partials]
         block = tuple(sorted({_key(m.span)[0] for m in members}, key=lambda b: -b[0]))
         replacements, reduced = cse([c for _, c in contributions], self.names)
         for sym, expr in replacements:

@@ -358,6 +358,8 @@ def _static_vars(stmt):
 
 
 def signature(d: Derivative, constants):
+    """The derivative's parameters: the user's (defaults, `*`, `float` annotations kept),
+    after the adjoint of the result for a VJP."""
     func = d.func
     parts = [d.seed] if d.seed else []
     star = False
@@ -365,14 +367,14 @@ def signature(d: Derivative, constants):
         if name in func.kwonly and not star:
             parts.append("*")
             star = True
+        shown = f"{name}: float" if name in func.scalars else name
         if name in func.defaults:
             code = _default_code(func.defaults[name])
             if code is None:
                 code = f"_{func.name}_default_{name}"
                 constants[code] = func.defaults[name]
-            parts.append(f"{name}={code}")
-        else:
-            parts.append(name)
+            shown += f" = {code}" if name in func.scalars else f"={code}"
+        parts.append(shown)
     return ", ".join(parts)
 
 

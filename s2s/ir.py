@@ -146,6 +146,7 @@ class Function:
     origin: dict = field(default_factory=dict)
     kwonly: tuple = ()  # the names in `params` that are keyword-only
     defaults: dict = field(default_factory=dict)  # argument name -> default value
+    scalars: frozenset = frozenset()  # arguments annotated `float` or `int`
 
     @property
     def ret(self) -> Return:

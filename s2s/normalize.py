@@ -194,7 +194,10 @@ class _Normalizer:
                       source="".join(self.parsed.lines[node.lineno - 1:node.end_lineno]),
                       constants=self.constants, origin=self.origin,
                       kwonly=tuple(arg.arg for arg in node.args.kwonlyargs),
-                      defaults=self.defaults())
+                      defaults=self.defaults(),
+                      scalars=frozenset(arg.arg for arg in self._all_args()
+                                        if isinstance(arg.annotation, ast.Name)
+                                        and arg.annotation.id in ("float", "int")))
         coalesce_loops(ir)
         return ir
 

@@ -27,3 +27,8 @@ def test_readme_shows_the_current_generated_source(monkeypatch):
     readme = (ROOT / "README.md").read_text()
     shown = re.search(r"```python\n(def loss_grad.*?)\n```", readme, re.S).group(1)
     assert shown == generated
+
+
+def test_readme_shows_a_generated_module_in_full():
+    module = (ROOT / "generated" / "quickstart_grad.py").read_text().rstrip("\n")
+    assert "```python\n" + module + "\n```" in (ROOT / "README.md").read_text()
