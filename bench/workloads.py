@@ -144,7 +144,7 @@ def gmm_objective_hand(alphas, means, icf, x, wishart_gamma, wishart_m):
     ea = np.exp(alphas - np.max(alphas))
     dalphas = resp_k - n * ea / np.sum(ea)
     g = -resp[:, :, None] * qc                                        # (k, n, d)
-    dq = np.sum(g * centered, axis=1) + wishart_gamma ** 2 * q * q    # times q: d/dicf
+    dq = np.sum(g * centered, axis=1) + wishart_gamma ** 2 * q        # times q: d/dicf
     dicf = np.empty_like(icf)
     dicf[:, :d] = dq * q + (resp_k - wishart_m)[:, None]
     dlower = np.transpose(g, (0, 2, 1)) @ centered                    # (k, d, d)
@@ -258,14 +258,15 @@ def _rnn_args(size):
             rng.standard_normal((steps, n_in)))
 
 
+_GMM_N = {"test": 7, "quick": 100, "full": 1000}
+
+
 def _gmm(d, k, quick):
     def make(size):
-        return gmm_args(d, k, {"test": 7, "quick": 100, "full": 1000}[size] if d <= 10 or
-                        size != "test" else 7)
+        return gmm_args(d, k, _GMM_N[size])
 
     def describe(size):
-        n = {"test": 7, "quick": 100, "full": 1000}[size]
-        return f"d={d} K={k} n={n}"
+        return f"d={d} K={k} n={_GMM_N[size]}"
     return Workload(f"gmm_d{d}_k{k}", "gmm", gmm_objective, gmm_objective_hand,
                     ("alphas", "means", "icf"), make, describe, quick)
 

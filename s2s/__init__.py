@@ -14,8 +14,10 @@ __version__ = "0.1.0"
 
 from .errors import (DifferentiationError, InternalError, NoRuleError,  # noqa: E402
                      SourceUnavailableError, UnsupportedSyntaxError)
-from .api import differentiate, grad, graph, show, value_and_grad  # noqa: E402
+from .api import (differentiate, grad, graph, hessian, hvp, jacobian, jvp,  # noqa: E402
+                  show, value_and_grad, vjp)
 
-__all__ = ["grad", "value_and_grad", "differentiate", "show", "graph", "DifferentiationError",
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp",
+           "differentiate", "show", "graph", "DifferentiationError",
            "UnsupportedSyntaxError", "NoRuleError", "SourceUnavailableError",
            "InternalError"]

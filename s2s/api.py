@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-import inspect
+
+import numpy as np
 
 from .cache import load, memoised
 from .derive import Session, derive
@@ -87,6 +88,114 @@ def value_and_grad(func, wrt=0):
     return _derivative(func, wrt, "value_and_grad")
 
 
+def vjp(func, wrt=0):
+    """The vector-Jacobian product of `func`: a callable ``(args..., cotangent) ->
+    gradient``, where `cotangent` has the shape of func's result (any shape)."""
+    inner = _derivative(func, wrt, "vjp")
+    return _CotangentLast(inner)
+
+
+class _CotangentLast:
+    """Calls a generated VJP (cotangent first) with the cotangent given last."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.source = inner.source
+        self.__name__ = inner.__name__
+
+    def __call__(self, *args, **kwargs):
+        if not args:
+            raise TypeError(f"{self.__name__} takes the function's arguments, then the "
+                            "cotangent")
+        return self.inner(args[-1], *args[:-1], **kwargs)
+
+    def __repr__(self):
+        return repr(self.inner)
+
+    def _repr_markdown_(self):
+        return self.inner._repr_markdown_()
+
+
+class _Jacobian:
+    """out.shape + in.shape Jacobians, one reverse sweep per output element."""
+
+    def __init__(self, func, wrt, kind):
+        self.func = getattr(func, "__s2s_function__", func)
+        self.single = not isinstance(wrt, (tuple, list))
+        self.vjp = _derivative(func, wrt, "vjp")
+        self.source = self.vjp.source
+        self.kind = kind
+        self.__name__ = f"{self.func.__name__}_{kind}"
+
+    def jacobian(self, args, kwargs):
+        out = np.asarray(self.func(*args, **kwargs))
+        rows = []
+        for i in range(out.size):
+            basis = np.zeros(out.size, dtype=np.result_type(out, float))
+            basis[i] = 1.0
+            g = self.vjp(basis.reshape(out.shape), *args, **kwargs)
+            rows.append((g,) if self.single else tuple(g))
+        shapes = [np.shape(g) for g in rows[0]] if rows else []
+        jac = tuple(np.stack([np.asarray(r[k]) for r in rows]).reshape(out.shape + shapes[k])
+                    for k in range(len(shapes)))
+        return out, jac
+
+    def __call__(self, *args, **kwargs):
+        if self.kind == "jvp":
+            *args, tangent = args
+            out, jac = self.jacobian(args, kwargs)
+            tangents = (tangent,) if self.single else tuple(tangent)
+            total = sum(np.tensordot(j, np.asarray(t), axes=np.ndim(t))
+                        for j, t in zip(jac, tangents))
+            return out, total
+        _, jac = self.jacobian(args, kwargs)
+        return jac[0] if self.single else jac
+
+    def __repr__(self):
+        return f"<s2s {self.__name__} of {self.func.__qualname__}; print(.source) to read it>"
+
+
+def jacobian(func, wrt=0, mode="auto"):
+    """The Jacobian of `func`, shaped ``out.shape + in.shape`` (a tuple of them for a
+    tuple `wrt`), built row by row from the generated vector-Jacobian product.
+
+    Only reverse mode is implemented: mode "auto" and "reverse" use it; "forward"
+    raises until forward mode lands."""
+    if mode not in ("auto", "reverse", "forward"):
+        raise ValueError(f"mode={mode!r}: use 'auto', 'reverse' or 'forward'")
+    if mode == "forward":
+        raise NotImplementedError("s2s has no forward mode yet; use mode='reverse'")
+    return _Jacobian(func, wrt, "jacobian")
+
+
+def jvp(func, wrt=0):
+    """``(args..., tangent) -> (value, J @ tangent)``.  Computed from the Jacobian's
+    rows (reverse mode) until forward mode lands: exact, but costs one reverse sweep
+    per output element."""
+    return _Jacobian(func, wrt, "jvp")
+
+
+def _no_second_order(func, what):
+    target = getattr(func, "__s2s_function__", func)
+    ir = to_ir(target)
+    return DifferentiationError(
+        f"s2s cannot compute {what} of {ir.name} yet: second derivatives need forward "
+        "mode over the generated gradient, which is not implemented",
+        ir.filename, ir.lineno, 0, ir.source.splitlines()[0] if ir.source else None,
+        "use s2s.jacobian(s2s.grad(f)) once available, or finite differences of s2s.grad "
+        "for an estimate.")
+
+
+def hessian(func, wrt=0):
+    """Not implemented yet: raises DifferentiationError (see the message)."""
+    raise _no_second_order(func, "the Hessian")
+
+
+def hvp(func, wrt=0):
+    """Not implemented yet: raises DifferentiationError (see the message)."""
+    raise _no_second_order(func, "Hessian-vector products")
+
+
 class Differentiable:
     """A function decorated with @s2s.differentiate: call it as before; use .grad."""
 
@@ -105,6 +214,10 @@ class Differentiable:
     @property
     def value_and_grad(self):
         return value_and_grad(self.__s2s_function__, self._wrt)
+
+    @property
+    def jacobian(self):
+        return jacobian(self.__s2s_function__, self._wrt)
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)

@@ -1,0 +1,76 @@
+"""vjp, jvp and jacobian (reverse mode) against finite differences; second order is
+refused with a clear error until forward mode lands."""
+
+import numpy as np
+import pytest
+
+import s2s
+from gradcheck import load
+
+rng = np.random.default_rng(5)
+
+
+def numeric_jacobian(f, args, i, eps=1e-6):
+    x = np.asarray(args[i], dtype=float)
+    out = np.asarray(f(*args))
+    jac = np.zeros(out.shape + x.shape)
+    for k in range(x.size):
+        e = np.zeros(x.size)
+        e[k] = eps
+        hi, lo = list(args), list(args)
+        hi[i], lo[i] = x + e.reshape(x.shape), x - e.reshape(x.shape)
+        jac.reshape(out.shape + (x.size,))[..., k] = (np.asarray(f(*hi)) - np.asarray(f(*lo))) / (2 * eps)
+    return jac
+
+
+SOFTMAX = """
+    def softmax(z, w):
+        e = np.exp(z * w - np.max(z * w))
+        return e / np.sum(e)
+"""
+
+
+def test_jacobian_of_softmax_and_matrix_inputs(tmp_path):
+    f = load(tmp_path, SOFTMAX, "softmax")
+    z, w = rng.standard_normal(4), rng.standard_normal(4)
+    jz, jw = s2s.jacobian(f, wrt=(0, 1))(z, w)
+    np.testing.assert_allclose(jz, numeric_jacobian(f, [z, w], 0), atol=1e-8)
+    np.testing.assert_allclose(jw, numeric_jacobian(f, [z, w], 1), atol=1e-8)
+    g = load(tmp_path, "def g(A, x):\n    return np.tanh(A @ x)\n", "g")
+    A, x = rng.standard_normal((3, 2)), rng.standard_normal(2)
+    jac = s2s.jacobian(g)(A, x)
+    assert jac.shape == (3, 3, 2)
+    np.testing.assert_allclose(jac, numeric_jacobian(g, [A, x], 0), atol=1e-8)
+
+
+def test_jacobian_through_a_loop(tmp_path):
+    f = load(tmp_path, """
+        def f(x):
+            for i in range(4):
+                x = np.sin(x) * 1.1 + x[0]
+            return x
+    """)
+    x = rng.standard_normal(3)
+    np.testing.assert_allclose(s2s.jacobian(f)(x), numeric_jacobian(f, [x], 0), atol=1e-7)
+
+
+def test_vjp_and_jvp(tmp_path):
+    f = load(tmp_path, SOFTMAX, "softmax")
+    z, w = rng.standard_normal(4), rng.standard_normal(4)
+    J = numeric_jacobian(f, [z, w], 0)
+    ct, t = rng.standard_normal(4), rng.standard_normal(4)
+    np.testing.assert_allclose(s2s.vjp(f)(z, w, ct), ct @ J, atol=1e-8)
+    value, tangent = s2s.jvp(f)(z, w, t)
+    np.testing.assert_allclose(value, f(z, w))
+    np.testing.assert_allclose(tangent, J @ t, atol=1e-8)
+    assert "def softmax_vjp(d_out, z, w):" in s2s.vjp(f).source
+
+
+def test_second_order_and_forward_mode_are_refused_clearly(tmp_path):
+    f = load(tmp_path, "def f(x):\n    return np.sum(x ** 3)\n")
+    with pytest.raises(s2s.DifferentiationError, match="cannot compute the Hessian"):
+        s2s.hessian(f)
+    with pytest.raises(s2s.DifferentiationError, match="Hessian-vector"):
+        s2s.hvp(f)
+    with pytest.raises(NotImplementedError):
+        s2s.jacobian(f, mode="forward")
