@@ -52,7 +52,11 @@ def _wrt_error(ir, message, hint):
 def _build(func, wrt, kind):
     ir = to_ir(func)
     names, single = _resolve_wrt(func, ir, wrt)
-    d = derive(ir, names, kind, callee=func)
+    if kind == "jvp":
+        from .forward import forward
+        d = forward(ir, names, callee=func)
+    else:
+        d = derive(ir, names, kind, callee=func)
     d.single = single
     source, namespace = module(d)
     origin = f"{display_name(ir.filename)}:{ir.qualname}"
@@ -117,17 +121,48 @@ class _CotangentLast:
 
 
 class _Jacobian:
-    """out.shape + in.shape Jacobians, one reverse sweep per output element."""
+    """out.shape + in.shape Jacobians: columns from the generated forward mode (one
+    sweep per input element) or rows from the generated VJP (one per output element)."""
 
-    def __init__(self, func, wrt, kind):
+    def __init__(self, func, wrt, kind, mode="auto"):
         self.func = getattr(func, "__s2s_function__", func)
+        self.wrt = wrt
         self.single = not isinstance(wrt, (tuple, list))
-        self.vjp = _derivative(func, wrt, "vjp")
-        self.source = self.vjp.source
-        self.kind = kind
-        self.__name__ = f"{self.func.__name__}_{kind}"
+        self.kind, self.mode = kind, mode
+        self.__name__ = f"{getattr(self.func, '__name__', 'f')}_{kind}"
+        self.jvp = _derivative(func, wrt, "jvp") if mode != "reverse" else None
+        self.vjp = _derivative(func, wrt, "vjp") if mode in ("reverse", "auto") else None
+        self.source = (self.jvp or self.vjp).source
 
-    def jacobian(self, args, kwargs):
+    def _tangent_kwargs(self, tangents):
+        code = self.jvp.__wrapped__.__code__
+        names = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+        return dict(zip(names[-len(tangents):], tangents))
+
+    def _positions(self):
+        import inspect
+        params = list(inspect.signature(self.func).parameters)
+        items = [self.wrt] if self.single else list(self.wrt)
+        return [i if isinstance(i, int) else params.index(i) for i in items]
+
+    def columns(self, args, kwargs):
+        xs = [np.asarray(args[i]) for i in self._positions()]
+        blocks = []
+        out = None
+        for k, x in enumerate(xs):
+            cols = []
+            for j in range(x.size):
+                tangents = [np.zeros(np.shape(y)) for y in xs]
+                tangents[k].flat[j] = 1.0
+                tangents = [t if np.ndim(t) else float(t) for t in tangents]
+                out, col = self.jvp(*args, **kwargs, **self._tangent_kwargs(tangents))
+                cols.append(np.asarray(col))
+            out = np.asarray(out)
+            blocks.append(np.stack(cols, axis=-1).reshape(out.shape + x.shape) if cols
+                          else np.zeros(out.shape + x.shape))
+        return out, tuple(blocks)
+
+    def rows(self, args, kwargs):
         out = np.asarray(self.func(*args, **kwargs))
         rows = []
         for i in range(out.size):
@@ -136,64 +171,75 @@ class _Jacobian:
             g = self.vjp(basis.reshape(out.shape), *args, **kwargs)
             rows.append((g,) if self.single else tuple(g))
         shapes = [np.shape(g) for g in rows[0]] if rows else []
-        jac = tuple(np.stack([np.asarray(r[k]) for r in rows]).reshape(out.shape + shapes[k])
-                    for k in range(len(shapes)))
-        return out, jac
+        return out, tuple(np.stack([np.asarray(r[k]) for r in rows]).reshape(
+            out.shape + shapes[k]) for k in range(len(shapes)))
 
     def __call__(self, *args, **kwargs):
         if self.kind == "jvp":
             *args, tangent = args
-            out, jac = self.jacobian(args, kwargs)
             tangents = (tangent,) if self.single else tuple(tangent)
-            total = sum(np.tensordot(j, np.asarray(t), axes=np.ndim(t))
-                        for j, t in zip(jac, tangents))
-            return out, total
-        _, jac = self.jacobian(args, kwargs)
+            return self.jvp(*args, **kwargs, **self._tangent_kwargs(tangents))
+        mode = self.mode
+        if mode == "auto":
+            n_in = sum(np.size(args[i]) for i in self._positions())
+            n_out = np.size(self.func(*args, **kwargs))
+            mode = "forward" if n_in <= n_out else "reverse"
+        _, jac = (self.columns if mode == "forward" else self.rows)(args, kwargs)
         return jac[0] if self.single else jac
 
     def __repr__(self):
-        return f"<s2s {self.__name__} of {self.func.__qualname__}; print(.source) to read it>"
+        return f"<s2s {self.__name__}; print(.source) to read it>"
 
 
 def jacobian(func, wrt=0, mode="auto"):
     """The Jacobian of `func`, shaped ``out.shape + in.shape`` (a tuple of them for a
-    tuple `wrt`), built row by row from the generated vector-Jacobian product.
-
-    Only reverse mode is implemented: mode "auto" and "reverse" use it; "forward"
-    raises until forward mode lands."""
+    tuple `wrt`).  mode "forward" builds it column by column with the generated
+    forward mode, "reverse" row by row with the generated VJP, "auto" picks the one
+    with fewer sweeps (input size against output size)."""
     if mode not in ("auto", "reverse", "forward"):
         raise ValueError(f"mode={mode!r}: use 'auto', 'reverse' or 'forward'")
-    if mode == "forward":
-        raise NotImplementedError("s2s has no forward mode yet; use mode='reverse'")
-    return _Jacobian(func, wrt, "jacobian")
+    return _Jacobian(func, wrt, "jacobian", mode)
 
 
 def jvp(func, wrt=0):
-    """``(args..., tangent) -> (value, J @ tangent)``.  Computed from the Jacobian's
-    rows (reverse mode) until forward mode lands: exact, but costs one reverse sweep
-    per output element."""
-    return _Jacobian(func, wrt, "jvp")
+    """Forward mode: ``(args..., tangent) -> (value, directional derivative)``; the
+    generated code carries a tangent ``x_dot`` beside each value.  For a tuple `wrt`,
+    `tangent` is a tuple of tangents."""
+    return _Jacobian(func, wrt, "jvp", "forward")
 
 
-def _no_second_order(func, what):
-    target = getattr(func, "__s2s_function__", func)
-    ir = to_ir(target)
-    return DifferentiationError(
-        f"s2s cannot compute {what} of {ir.name} yet: second derivatives need forward "
-        "mode over the generated gradient, which is not implemented",
-        ir.filename, ir.lineno, 0, ir.source.splitlines()[0] if ir.source else None,
-        "use s2s.jacobian(s2s.grad(f)) once available, or finite differences of s2s.grad "
-        "for an estimate.")
+def _gradient_function(func, wrt):
+    """The plain generated gradient function, for forward mode over it."""
+    if isinstance(wrt, (tuple, list)):
+        raise ValueError("s2s.hessian and s2s.hvp take one argument in wrt")
+    g = grad(func, wrt)
+    ir = to_ir(getattr(func, "__s2s_function__", func))
+    if "_stack = []" in g.source:
+        raise DifferentiationError(
+            f"s2s cannot compute second derivatives of {ir.name} yet: its gradient "
+            "keeps loop values on a stack, which forward mode does not follow",
+            ir.filename, ir.lineno, 0, ir.source.splitlines()[0] if ir.source else None,
+            "differentiate a version of the function without the loop, or use "
+            "s2s.jacobian on a function that returns a gradient you wrote.")
+    return g.__wrapped__, ir.params[wrt] if isinstance(wrt, int) else wrt
 
 
 def hessian(func, wrt=0):
-    """Not implemented yet: raises DifferentiationError (see the message)."""
-    raise _no_second_order(func, "the Hessian")
+    """``in.shape + in.shape`` second derivatives: forward mode applied to the
+    generated gradient (forward over reverse), one sweep per input element."""
+    g, name = _gradient_function(func, wrt)
+    return _Jacobian(g, name, "hessian", "forward")
 
 
 def hvp(func, wrt=0):
-    """Not implemented yet: raises DifferentiationError (see the message)."""
-    raise _no_second_order(func, "Hessian-vector products")
+    """``(args..., v) -> H @ v`` without forming H: forward mode over the gradient."""
+    g, name = _gradient_function(func, wrt)
+    jvp_of_grad = _Jacobian(g, name, "jvp", "forward")
+
+    def product(*args, **kwargs):
+        return jvp_of_grad(*args, **kwargs)[1]
+    product.source = jvp_of_grad.source
+    return product
 
 
 class Differentiable:
@@ -218,6 +264,10 @@ class Differentiable:
     @property
     def jacobian(self):
         return jacobian(self.__s2s_function__, self._wrt)
+
+    @property
+    def hessian(self):
+        return hessian(self.__s2s_function__, self._wrt)
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)

@@ -66,6 +66,7 @@ class Derivative:
     seed: str = None  # kind "vjp": the parameter holding the adjoint of the result
     children: list = field(default_factory=list)  # VJPs of the user functions it calls
     session: object = None
+    tangent_params: list = field(default_factory=list)  # kind "jvp": the tangent arguments
 
 
 class Session:

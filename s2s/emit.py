@@ -78,6 +78,8 @@ def render(stmt: Assign, inlined=None):
     if op == "getitem":
         base = _wrap(args[0], lambda q: q >= ATOM)
         return f"{base}[{static_code(stmt.param('index'), subscript=True)}]", ATOM
+    if op == "np.s_":
+        return f"np.s_[{static_code(stmt.param('index'), subscript=True)}]", ATOM
     if op == "attr":
         return f"{_wrap(args[0], lambda q: q >= ATOM)}.{stmt.param('name')}", ATOM
     if op in ("call", "method"):
@@ -154,6 +156,9 @@ def describe(d: Derivative):
                 f"result.")
     if d.kind == "primal":
         return f"{where}, as s2s read it (the forward pass its derivatives call)."
+    if d.kind == "jvp":
+        dots = ", ".join(d.tangent_params)
+        return f"Value of {where} and its derivative along the tangent {dots} of {wrt}."
     what = {"grad": "Gradient", "value_and_grad": "Value and gradient"}[d.kind]
     return f"{what} of {where} with respect to {wrt}."
 
@@ -177,6 +182,8 @@ def _quote(text, limit=88):
 def _result(d: Derivative):
     if d.kind == "primal":
         return d.value
+    if d.kind == "jvp":
+        return f"{d.value}, {d.grads[0]}"
     grads = list(d.grads)
     if d.single:
         result = grads[0]
@@ -321,7 +328,9 @@ class _Writer:
     def while_header(self, n):
         """`while True:` + test + `if not c: break` -> `while <test>:` when the test is
         one expression of single-use temporaries."""
-        test, rest = n.body[:n.while_test], n.body[n.while_test:]
+        k = next(i for i, x in enumerate(n.body) if isinstance(x, Line)
+                 and x.code.startswith("if not ") and x.code.endswith(": break"))
+        test, rest = n.body[:k], n.body[k:]
         cond = rest[0].code[len("if not "):-len(": break")]
         if not all(isinstance(t, Assign) for t in test) or not test or \
                 test[-1].target != cond or self.uses.get(cond) != 1:
@@ -375,6 +384,9 @@ def signature(d: Derivative, constants):
                 constants[code] = func.defaults[name]
             shown += f" = {code}" if name in func.scalars else f"={code}"
         parts.append(shown)
+    tangents = getattr(d, "tangent_params", None)
+    if tangents:
+        parts += ([] if star else ["*"]) + list(tangents)
     return ", ".join(parts)
 
 

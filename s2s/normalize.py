@@ -607,6 +607,10 @@ class _Normalizer:
                 return named
         if isinstance(node, ast.IfExp):
             return self.if_expression(node, base, top_name if top else None)
+        if isinstance(node, ast.Subscript) and self._is_index_maker(node.value):
+            # np.s_[1:3, None]: an index value, as generated gradients pass to helpers
+            return self.emit(self.names.temp(base), "np.s_", [],
+                             [("index", self.static(node.slice, base))], node)
         op, args, params = self.operation(node, base)
 
         def target():
@@ -766,6 +770,15 @@ class _Normalizer:
         kwnames = tuple(kw.arg for kw in node.keywords)
         args += [self.operand(kw.value, base) for kw in node.keywords]
         return "call", args, [("func", text), ("kwnames", kwnames)]
+
+    def _is_index_maker(self, node):
+        path = _attribute_path(node)
+        if path is None or path[0] in self.env or len(path) != 2:
+            return False
+        try:
+            return lookup(self.parsed, path[0]) is np and path[1] in ("s_", "index_exp")
+        except KeyError:
+            return False
 
     def _is_method(self, func):
         if not isinstance(func, ast.Attribute):

@@ -9,7 +9,7 @@ NONDIFF = frozenset({
     "np.floor", "np.ceil", "np.round", "np.trunc", "np.rint",
     "np.isnan", "np.isinf", "np.isfinite",
     "math.floor", "math.ceil",
-    "attr",
+    "attr", "np.s_",
 })
 
 # Calls (op "call", by the name they are called with) whose results carry no derivative.
@@ -19,6 +19,8 @@ NONDIFF_CALLS = frozenset({
     "np.zeros", "np.ones", "np.eye", "np.arange", "np.argmax", "np.argmin", "np.argsort",
     "np.isclose", "np.allclose", "np.any", "np.all", "np.count_nonzero",
     "np.floor_divide", "np.logical_and", "np.logical_or", "np.logical_not",
+    "np.broadcast", "np.broadcast_shapes", "np.triu_indices", "np.tril_indices",
+    "_count",
 })
 # Methods (op "method") whose results carry no derivative.
 NONDIFF_METHODS = frozenset({"argmax", "argmin", "argsort", "any", "all", "astype_int"})

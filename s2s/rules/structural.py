@@ -168,3 +168,63 @@ def norm(c):
                  "of the whole array",
                  "write it out: np.sqrt(np.sum(x**2, axis=...)).")
     return {0: f"_norm_adjoint({c.dy}, {c.x(0)}, {c.y})"}
+
+
+# ---- forward mode -------------------------------------------------------------------
+# TANGENTS[op](c) -> code of the result's tangent, from the operands' tangents c.dx(i)
+# (None where an operand is not differentiated).  Linear ops apply themselves to the
+# tangents; bilinear ops use the product rule; reductions weight the tangent by their
+# reverse rule's weights (the adjoint of a ones cotangent), so both modes share one rule.
+TANGENTS = {}
+
+
+def tangent(*ops):
+    def register(rule):
+        for op in ops:
+            TANGENTS[op] = rule
+        return rule
+    return register
+
+
+@tangent("np.sum", "np.mean", "np.transpose", "np.reshape", "np.expand_dims", "np.squeeze",
+         "np.ravel", "getitem", "np.trace", "np.diag", "np.concatenate", "np.stack", "tuple")
+def linear(c):                       # y = L(x)  ->  y_dot = L(x_dot)
+    return c.same_op(c.dx(i) or f"np.zeros_like({c.x(i)})" for i in range(c.n))
+
+
+@tangent("matmul", "np.matmul", "np.dot", "np.outer")   # product rule
+def bilinear(c):
+    terms = []
+    if c.dx(0):
+        terms.append(c.same_op([c.dx(0), c.x(1)]))
+    if c.dx(1):
+        terms.append(c.same_op([c.x(0), c.dx(1)]))
+    return " + ".join(terms)
+
+
+@tangent("np.prod", "np.max", "np.min", "np.var", "np.std", "np.linalg.norm")
+def weighted(c):                     # y = r(x)  ->  y_dot = sum(dy/dx * x_dot) over the reduced axes
+    weights = ADJOINTS[c.stmt.op](c.with_dy(f"np.ones_like({c.y})"))[0]
+    axis = c.v("axis")
+    extra = "" if axis is None else f", axis={c.p('axis')}"
+    if c.v("keepdims"):
+        extra += ", keepdims=True"
+    return f"np.sum({weights} * {c.dx(0)}{extra})"
+
+
+# Forward-mode rules for the runtime helpers that generated reverse code calls, so
+# that forward mode differentiates s2s's own gradients (Hessians are forward over
+# reverse).  HELPER_TANGENTS[name] = (positions the helper is linear in jointly: each
+# tangent term swaps one of them for its tangent, the product rule).
+HELPER_TANGENTS = {
+    "_unbroadcast": (0,), "_fill": (0,), "_expand": (0,), "_extremum_adjoint": (0,),
+    "_getitem_adjoint": (0,), "_split_adjoint": (0,), "_diag_adjoint": (0,),
+    "_trace_adjoint": (0,), "_add_tuples": (0, 1),
+    "_matmul_adjoint_lhs": (0, 2), "_matmul_adjoint_rhs": (0, 1),
+    "_dot_adjoint_lhs": (0, 2), "_dot_adjoint_rhs": (0, 1),
+    "_outer_adjoint_lhs": (0, 2), "_outer_adjoint_rhs": (0, 1),
+    "_var_adjoint": (0, 1),
+    "np.broadcast_to": (0,), "np.array": (0,),
+}
+# _add_tuples is linear in each argument separately, not jointly
+HELPER_SUMS = {"_add_tuples"}

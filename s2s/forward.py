@@ -1,0 +1,321 @@
+"""[derivation] Forward mode: tangents carried along the forward pass.
+
+Input: an ``ir.Function``, the arguments with tangents (``wrt``).  Output: a
+``Derivative`` of kind "jvp" whose forward code computes every value and, after each
+active statement, its tangent ``x_dot``; it returns ``(value, value_dot)``.
+
+The calculus is the reverse mode's: elementwise partial derivatives from the SymPy
+table (written in forward values, as in reverse mode), structural ops from
+``rules.structural.TANGENTS`` (the op itself for linear ops, the product rule, and
+reductions weighted by their reverse rule), calls to user functions through their
+own ``f_jvp``.  Loops carry tangents beside values, so no stack is needed; branches
+compute the tangents of the branch taken.  A tangent may be a scalar standing for an
+array of its value's shape (``x + c`` with scalar x); it is broadcast where an op
+needs the full array and before it leaves a block.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .derive import (Derivative, Session, _code, _free_in, _key, _Reverse, _var_names,
+                     code_reads)
+from .errors import InternalError, NoRuleError
+from .ir import Assign, Block, Const, If, Line, Loop, Var, static_code, walk
+from .rules import ELEMENTWISE, kind_of
+from .rules.structural import HELPER_SUMS, HELPER_TANGENTS, TANGENTS
+from .simplify import common_factors, in_forward_values, into_where
+from .symbolic import statement_to_sympy, symbol, to_code
+
+
+class _TangentContext:
+    def __init__(self, stmt, sweep, dy=None):
+        self.stmt, self.sweep, self.dy = stmt, sweep, dy
+        self.y = stmt.target
+        self.n = len(stmt.args)
+
+    def x(self, i):
+        return _code(self.stmt.args[i])
+
+    def dx(self, i):
+        a = self.stmt.args[i]
+        return self.sweep.full_tangent(a.name) if isinstance(a, Var) else None
+
+    def v(self, name):
+        return self.stmt.param(name)
+
+    def p(self, name, subscript=False):
+        return static_code(self.stmt.param(name))
+
+    def shape(self, i):
+        return f"np.shape({self.x(i)})"
+
+    def size(self, i):
+        return f"np.size({self.x(i)})"
+
+    def with_dy(self, dy):
+        return _TangentContext(self.stmt, self.sweep, dy)
+
+    def same_op(self, operands):
+        from .emit import render
+        stmt = Assign(self.stmt.target, self.stmt.op,
+                      tuple(Const(None, code) for code in operands), self.stmt.params,
+                      self.stmt.span)
+        return render(stmt)[0]
+
+    def refuse(self, message, hint=None):
+        span = self.stmt.span
+        raise NoRuleError(message, span.filename, span.lineno, span.col_offset, span.line, hint)
+
+
+class _Forward(_Reverse):
+    def run(self):
+        self.activity()
+        self.shapes()
+        self.tangent = {}  # var -> code of its tangent (a name, or a number)
+        self.lazy_t = set()  # tangents that may be smaller than their value
+        for w in self.wrt:
+            self.tangent[w] = self.names.claim(_free_in(self.names, f"{w}_dot"))
+        self.params_dot = [self.tangent[w] for w in self.wrt]
+        out = self.func.ret.value
+        code = self.block(self.func.body[:-1])
+        value = _code(out)
+        t = self.full_tangent(out.name, code) if isinstance(out, Var) else None
+        if t is None:
+            t = f"np.zeros_like({value})"
+        d = Derivative(self.func, self.wrt, "jvp", code, [], [t], value, self.names,
+                       children=self.session.order, session=self.session)
+        d.tangent_params = self.params_dot
+        return d
+
+    def tangent_name(self, var):
+        return self.names.claim(_free_in(self.names, f"{var}_dot"))
+
+    def full_tangent(self, var, out=None):
+        """The tangent of `var` with its value's shape (broadcast if need be)."""
+        t = self.tangent.get(var)
+        if t is None or var not in self.lazy_t:
+            return t
+        name = self.tangent_name(var)
+        (out if out is not None else self.out).append(
+            Line((name,), f"np.broadcast_to({t}, np.shape({var}))",
+                 code_reads(t) | {var}))
+        self.tangent[var] = name
+        self.lazy_t.discard(var)
+        return name
+
+    def block(self, stmts):
+        outer = getattr(self, "out", None)
+        self.out = []
+        try:
+            for x in stmts:
+                if isinstance(x, Assign):
+                    self.assign(x)
+                elif isinstance(x, If):
+                    self.if_(x)
+                elif isinstance(x, Loop):
+                    self.loop(x)
+            return self.out
+        finally:
+            result = self.out
+            self.out = outer if outer is not None else result
+
+    def active_stmt(self, x):
+        return any(isinstance(a, Var) and a.name in self.active and
+                   self.tangent.get(a.name) is not None for a in x.args) and \
+            kind_of(x) != "nondiff"
+
+    def assign(self, x):
+        if not self.active_stmt(x):
+            self.out.append(x)
+            return
+        block = _key(x.span)
+        if x.op in ELEMENTWISE:
+            self.out.append(x)
+            expr = statement_to_sympy(x, {})
+            defs = [(symbol(x.target), expr, expr)]
+            terms, bases = [], set()
+            for a in x.args:
+                if isinstance(a, Var) and self.tangent.get(a.name) is not None:
+                    partial = sp.diff(expr, symbol(a.name))
+                    if partial == 0:
+                        continue
+                    partial = in_forward_values(partial, defs)
+                    terms.append(partial * symbol(self.tangent[a.name]))
+                    bases |= set(self.base.get(s.name, frozenset({s.name}))
+                                 for s in partial.free_symbols) | {
+                                     self.base.get(a.name, frozenset({a.name}))}
+            if not terms:
+                return
+            total = into_where(common_factors(sp.Add(*terms)))
+            code = to_code(total)
+            covered = frozenset().union(*bases) if bases else frozenset()
+            lazy = covered != self.base.get(x.target, frozenset({x.target}))
+            if total.is_Symbol:  # y = x + c: y_dot is x_dot, no copy
+                self.tangent[x.target] = code
+                if lazy:
+                    self.lazy_t.add(x.target)
+                return
+            name = self.tangent_name(x.target)
+            self.out.append(Line((name,), code, code_reads(code), block))
+            self.tangent[x.target] = name
+            if lazy:
+                self.lazy_t.add(x.target)
+            return
+        if x.op == "call" and x.param("func") in HELPER_TANGENTS:
+            self.out.append(x)
+            code = self.helper_tangent(x)
+            if code is not None:
+                name = self.tangent_name(x.target)
+                self.out.append(Line((name,), code, code_reads(code), block))
+                self.tangent[x.target] = name
+            return
+        if x.op == "call" and self.user_callee(x) is not None:
+            self.user_jvp(x, block)
+            return
+        rule = TANGENTS.get(x.op)
+        self.out.append(x)
+        if rule is None:
+            span = x.span
+            raise NoRuleError(f"no forward-mode rule for {x.op}", span.filename, span.lineno,
+                              span.col_offset, span.line,
+                              "use s2s.grad / s2s.vjp (reverse mode) for this function.")
+        code = rule(_TangentContext(x, self))
+        name = self.tangent_name(x.target)
+        self.out.append(Line((name,), code, code_reads(code), block))
+        self.tangent[x.target] = name
+
+    def helper_tangent(self, x):
+        """Tangent of a call of a runtime helper (or np.broadcast_to / np.array) that is
+        linear, or bilinear, in some of its arguments: one term per argument with a
+        tangent, that argument replaced by its tangent."""
+        func = x.param("func")
+        kwnames = x.param("kwnames")
+        texts = [_code(a) for a in x.args]
+        npos = len(texts) - len(kwnames)
+        terms = []
+        for i in HELPER_TANGENTS[func]:
+            a = x.args[i] if i < len(x.args) else None
+            t = self.full_tangent(a.name) if isinstance(a, Var) else None
+            if t is None:
+                continue
+            if func in HELPER_SUMS:
+                terms.append(t)
+                continue
+            swapped = texts[:i] + [t] + texts[i + 1:]
+            args = swapped[:npos] + [f"{k}={v}" for k, v in zip(kwnames, swapped[npos:])]
+            terms.append(f"{func}({', '.join(args)})")
+        if not terms:
+            return None
+        if func in HELPER_SUMS and len(terms) == 2:
+            return f"_add_tuples({terms[0]}, {terms[1]})"
+        return " + ".join(terms)
+
+    def user_jvp(self, x, block):
+        from .normalize import to_ir
+        import inspect
+        callee = self.user_callee(x)
+        kwnames = x.param("kwnames")
+        npos = len(x.args) - len(kwnames)
+        bound = inspect.signature(callee).bind(
+            *range(npos), **{k: npos + j for j, k in enumerate(kwnames)})
+        positions = dict(bound.arguments)
+        wrt = tuple(p for p, i in positions.items() if isinstance(i, int)
+                    and isinstance(x.args[i], Var) and self.tangent.get(x.args[i].name))
+        key = ("jvp", callee, wrt)
+        if callee in self.session.stack:
+            return self.user_call(x)  # raises the recursion refusal
+        if key not in self.session.vjps:
+            self.session.stack.append(callee)
+            try:
+                child = _Forward(to_ir(callee), wrt, "jvp", self.session).run()
+            finally:
+                self.session.stack.pop()
+            child.name = self.session.names.claim(_free_in(self.session.names,
+                                                           f"{callee.__name__}_jvp"))
+            self.session.vjps[key] = child
+            self.session.order.append(child)
+        child = self.session.vjps[key]
+        texts = [_code(a) for a in x.args]
+        args = texts[:npos] + [f"{k}={t}" for k, t in zip(kwnames, texts[npos:])]
+        args += [f"{pd}={self.full_tangent(x.args[positions[p]].name)}"
+                 for p, pd in zip(wrt, child.tangent_params)]
+        name = self.tangent_name(x.target)
+        call = f"{child.name}({', '.join(args)})"
+        self.out.append(Line((x.target, name), call, code_reads(call), block))
+        self.tangent[x.target] = name
+
+    def if_(self, x):
+        before = dict(self.tangent), set(self.lazy_t)
+        branches, states = [], []
+        for body, pick in ((x.body, "then"), (x.orelse, "orelse")):
+            self.tangent, self.lazy_t = dict(before[0]), set(before[1])
+            code = self.block(body)
+            states.append((body, pick, code, dict(self.tangent)))
+        merged = {}
+        for body, pick, code, tangents in states:
+            self.tangent = tangents
+            for p in x.phis:
+                v = getattr(p, pick)
+                if v != Var(p.target):
+                    code.append(Line((p.target,), _code(v), frozenset(_var_names([v]))))
+            branches.append(code)
+        # tangents of the phis, and of names both branches share, under one name
+        for p in x.phis:
+            if p.target not in self.active:
+                continue
+            name = self.tangent_name(p.target)
+            for (body, pick, code, tangents), out in zip(states, branches):
+                v = getattr(p, pick)
+                self.tangent = tangents
+                t = self.full_tangent(v.name, out) if isinstance(v, Var) else None
+                out.append(Line((name,), t or f"np.zeros_like({p.target})",
+                                code_reads(t or p.target)))
+            merged[p.target] = name
+        self.tangent = dict(before[0])
+        self.tangent.update(merged)
+        self.lazy_t = set(before[1]) - set(merged)
+        self.out.append(Block(f"if {_code(x.cond)}:", branches[0], branches[1],
+                              frozenset(_var_names([x.cond])), _key(x.span)))
+
+    def loop(self, x):
+        carried = [c for c in x.carried if c.name in self.active]
+        names = {c.name: self.tangent_name(c.name) for c in carried}
+        for c in x.carried:
+            if c.init != Var(c.name):
+                self.out.append(Line((c.name,), _code(c.init), frozenset(_var_names([c.init]))))
+        for c in carried:
+            t = self.full_tangent(c.init.name) if isinstance(c.init, Var) else None
+            self.out.append(Line((names[c.name],), t or f"np.zeros_like({c.name})",
+                                 code_reads(t or c.name), _key(x.span)))
+            self.tangent[c.name] = names[c.name]
+            self.lazy_t.discard(c.name)
+        body = self.block(x.body)
+        for c in x.carried:
+            if c.update != Var(c.name):
+                body.append(Line((c.name,), _code(c.update), frozenset(_var_names([c.update]))))
+        for c in carried:
+            t = self.full_tangent(c.update.name, body) if isinstance(c.update, Var) else None
+            if t != names[c.name]:
+                body.append(Line((names[c.name],), t or f"np.zeros_like({c.name})",
+                                 code_reads(t or c.name)))
+            self.tangent[c.name] = names[c.name]
+        if x.stop is not None and x.stop != Const(False, "False"):
+            body.append(Line((), f"if {_code(x.stop)}: break", frozenset(_var_names([x.stop]))))
+        if x.kind == "for":
+            from .derive import _range
+            self.out.append(Block(f"for {x.index} in {_range(x.bounds)}:", body, None,
+                                  frozenset(_var_names(x.bounds)), _key(x.span)))
+        else:
+            test = list(x.test)  # the condition needs values only
+            self.out.append(Block("while True:", test + [
+                Line((), f"if not {_code(x.cond)}: break", frozenset(_var_names([x.cond])))]
+                + body, None, frozenset(), _key(x.span), while_test=len(test)))
+
+
+def forward(func, wrt, session=None, callee=None) -> Derivative:
+    """The forward-mode derivative (JVP) of `func` with tangents for `wrt`."""
+    session = session or Session(set(func.constants) | {func.name})
+    if callee is not None and not session.stack:
+        session.stack.append(callee)
+    return _Forward(func, wrt, "jvp", session).run()
