@@ -287,12 +287,41 @@ def differentiate(func=None, *, wrt=0):
     return Differentiable(func, wrt)
 
 
-def standalone_module(func, wrt, header):
-    """Module text with `FUNC_grad` and `FUNC_value_and_grad` that imports NumPy only."""
+def standalone_module(func, wrt, header, mode="reverse"):
+    """Module text that imports NumPy only: `FUNC_grad` and `FUNC_value_and_grad`
+    (mode "reverse"), `FUNC_jvp` (mode "forward"), or `FUNC_hessian` with the forward
+    mode of the gradient it is built from (mode "hessian")."""
+    from .forward import forward
     func = getattr(func, "__s2s_function__", func)
     ir = to_ir(func)
     names, single = _resolve_wrt(func, ir, wrt)
     session = Session(set(ir.constants) | {ir.name})
+    if mode == "forward":
+        return module([forward(ir, names, session=session, callee=func)], header=header,
+                      standalone=True)[0]
+    if mode == "hessian":
+        gfn, name = _gradient_function(func, wrt)
+        gir = to_ir(gfn)
+        d = forward(gir, (name,), session=Session(set(gir.constants) | {gir.name}),
+                    callee=gfn)
+        text = module([d], header=header, standalone=True)[0]
+        args = ", ".join(p for p in ir.params)
+        call = ", ".join(ir.params)
+        dot = d.tangent_params[0]
+        return text + f"""
+
+def {ir.name}_hessian({args}):
+    \"\"\"Hessian of {ir.name} with respect to {name}: one forward sweep of
+    {d.name or gir.name + '_jvp'} per element of {name}, shape {name}.shape + {name}.shape.\"\"\"
+    shape = np.shape({name})
+    columns = []
+    for j in range(int(np.prod(shape))):
+        basis = np.zeros(int(np.prod(shape)))
+        basis[j] = 1.0
+        _, column = {gir.name}_jvp({call}, {dot}=np.reshape(basis, shape))
+        columns.append(np.ravel(column))
+    return np.reshape(np.stack(columns, axis=-1), shape + shape)
+""".replace('\\"', '"')
     derivatives = []
     for kind in ("grad", "value_and_grad"):
         d = derive(ir, names, kind, session=session, callee=func)

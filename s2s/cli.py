@@ -3,6 +3,8 @@
     s2s grad model.py:loss --wrt w,b -o generated/loss_grad.py   write a standalone module
     s2s grad model.py:loss --wrt w,b -o generated/loss_grad.py --check   exit 1 if stale
     s2s grad a.py:f b.py:g -o generated/                         one module per target
+    s2s grad model.py:loss --mode forward                        FUNC_jvp (forward mode)
+    s2s hessian model.py:loss --wrt w -o generated/loss_hessian.py
     s2s show model.py:loss --wrt w                               print the gradient source
     s2s graph model.py:loss [--format mermaid|dot] [--adjoint]   print the expression graph
 
@@ -73,14 +75,14 @@ def source_hash(func):
     return hashlib.sha256(parse(func).node_source.encode()).hexdigest()[:16]
 
 
-def generate(func, path, name, wrt, command):
-    """The standalone module text for `func`'s gradient and value-and-gradient."""
+def generate(func, path, name, wrt, command, mode="reverse"):
+    """The standalone module text for `func` (see api.standalone_module for modes)."""
     from .api import standalone_module
     return standalone_module(func, wrt, [
         f"{HEADER} {__version__} from {path}:{name} (source sha256 {source_hash(func)}).",
         "# Do not edit: regenerate with",
         f"#   {command}",
-    ])
+    ], mode)
 
 
 def write_atomically(out, text, force):
@@ -104,6 +106,8 @@ def write_atomically(out, text, force):
 
 
 def cmd_grad(args):
+    mode = "hessian" if args.command == "hessian" else args.mode
+    suffix = "hessian" if mode == "hessian" else ("jvp" if mode == "forward" else "grad")
     many = len(args.targets) > 1 or (args.output and (args.output.endswith(os.sep) or
                                                        os.path.isdir(args.output)))
     status = 0
@@ -113,10 +117,11 @@ def cmd_grad(args):
         if many:
             if not out:
                 raise UsageError("several targets need -o FOLDER/")
-            out = os.path.join(out, f"{name.split('.')[-1]}_grad.py")
-        command = "s2s grad " + target + (f" --wrt {args.wrt}" if args.wrt else "") + \
-            (f" -o {out}" if out else "")
-        text = generate(func, path, name, parse_wrt(args.wrt), command)
+            out = os.path.join(out, f"{name.split('.')[-1]}_{suffix}.py")
+        command = f"s2s {args.command} " + target + \
+            (f" --wrt {args.wrt}" if args.wrt else "") + \
+            (" --mode forward" if mode == "forward" else "") + (f" -o {out}" if out else "")
+        text = generate(func, path, name, parse_wrt(args.wrt), command, mode)
         if args.check:
             if not out:
                 raise UsageError("--check needs -o OUT.py")
@@ -179,7 +184,16 @@ def main(argv=None):
                    help="exit 1 if the output is missing or not what s2s generates now")
     p.add_argument("--force", action="store_true",
                    help="overwrite an output file s2s did not generate")
+    p.add_argument("--mode", choices=("reverse", "forward"), default="reverse",
+                   help="reverse: FUNC_grad and FUNC_value_and_grad; forward: FUNC_jvp")
     p.set_defaults(run=cmd_grad)
+    p = sub.add_parser("hessian", help="write a standalone Hessian module")
+    p.add_argument("targets", nargs="+", metavar="PATH.py:FUNC")
+    p.add_argument("--wrt")
+    p.add_argument("-o", "--output")
+    p.add_argument("--check", action="store_true")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(run=cmd_grad, mode="reverse")
     p = sub.add_parser("show", help="print the generated gradient source")
     p.add_argument("targets", nargs=1, metavar="PATH.py:FUNC")
     p.add_argument("--wrt")

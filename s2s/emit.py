@@ -458,7 +458,7 @@ def module(derivatives, header=(), standalone=False):
         top.append(first.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()] +
                                       list(parsed.header) + list(first.leading_lines)))
         top.extend(rest)
-    defined = {function_name(d) for d in extra}
+    defined = {function_name(d) for d in extra} | set(helper_names) | HELPERS
     needed = {}
     literal = []
     for name in sorted(constants):

@@ -216,3 +216,30 @@ def test_generated_folder_is_up_to_date():
         args = command.split()[1:] + ["--check"]
         r = run(*args, cwd=ROOT)
         assert r.returncode == 0, f"{path.name}: {r.stdout}{r.stderr}"
+
+
+def test_forward_mode_and_hessian_modules(project):
+    (project / "quad.py").write_text(
+        "import numpy as np\n\n\ndef energy(x):\n    return np.sum(np.sin(x) * x ** 2)\n")
+    r = run("grad", "quad.py:energy", "--mode", "forward", "-o", "energy_jvp.py", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert "def energy_jvp(x, *, x_dot):" in (project / "energy_jvp.py").read_text()
+    r = run("hessian", "quad.py:energy", "-o", "energy_hessian.py", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert "s2s hessian quad.py:energy -o energy_hessian.py" in \
+        (project / "energy_hessian.py").read_text()
+    assert run("hessian", "quad.py:energy", "-o", "energy_hessian.py", "--check",
+               cwd=project).returncode == 0
+    code = ("import sys\nsys.modules['s2s'] = sys.modules['sympy'] = None\nsys.path.insert(0, '.')\n"
+            "import numpy as np\nfrom energy_hessian import energy_hessian\n"
+            "from energy_jvp import energy_jvp\n"
+            "x = np.array([0.3, -1.0, 2.0])\n"
+            "np.save('h.npy', energy_hessian(x))\n"
+            "np.save('t.npy', energy_jvp(x, x_dot=np.ones(3))[1])\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    x = np.array([0.3, -1.0, 2.0])
+    second = (2 - x ** 2) * np.sin(x) + 4 * x * np.cos(x)
+    np.testing.assert_allclose(np.load(project / "h.npy"), np.diag(second), atol=1e-12)
+    first = np.cos(x) * x ** 2 + 2 * x * np.sin(x)
+    np.testing.assert_allclose(np.load(project / "t.npy"), np.sum(first))
