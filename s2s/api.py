@@ -214,13 +214,6 @@ def _gradient_function(func, wrt):
         raise ValueError("s2s.hessian and s2s.hvp take one argument in wrt")
     g = grad(func, wrt)
     ir = to_ir(getattr(func, "__s2s_function__", func))
-    if "_stack = []" in g.source:
-        raise DifferentiationError(
-            f"s2s cannot compute second derivatives of {ir.name} yet: its gradient "
-            "keeps loop values on a stack, which forward mode does not follow",
-            ir.filename, ir.lineno, 0, ir.source.splitlines()[0] if ir.source else None,
-            "differentiate a version of the function without the loop, or use "
-            "s2s.jacobian on a function that returns a gradient you wrote.")
     return g.__wrapped__, ir.params[wrt] if isinstance(wrt, int) else wrt
 
 

@@ -32,6 +32,7 @@ from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, op
                  static_code, walk)
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
+from .rules.nondiff import STACK_OPS
 from .rules.structural import VIEWS, Multi, Scalar
 from .simplify import common_factors, cse, in_forward_values, into_where
 from .symbolic import const_to_sympy, statement_to_sympy, symbol, to_code
@@ -180,7 +181,10 @@ class _Reverse:
         while True:
             size = len(active)
             for x in self.all:
-                if isinstance(x, Assign):
+                if isinstance(x, Assign) and x.op == "stack_push":
+                    if isinstance(x.args[1], Var) and x.args[1].name in active:
+                        active.add(x.args[0].name)  # the stack holds an active value
+                elif isinstance(x, Assign):
                     if any(isinstance(a, Var) and a.name in active for a in x.args) and \
                             kind_of(x) != "nondiff":
                         active.add(x.target)
@@ -195,6 +199,8 @@ class _Reverse:
             if len(active) == size:
                 break
         for x in self.assigns:
+            if self.kind == "jvp" and x.op in STACK_OPS:
+                continue
             if any(isinstance(a, Var) and a.name in active for a in x.args) and \
                     kind_of(x) is None and self.user_callee(x) is None:
                 raise _refuse_call(x)

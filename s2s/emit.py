@@ -78,6 +78,12 @@ def render(stmt: Assign, inlined=None):
     if op == "getitem":
         base = _wrap(args[0], lambda q: q >= ATOM)
         return f"{base}[{static_code(stmt.param('index'), subscript=True)}]", ATOM
+    if op == "stack_new":
+        return "[]", ATOM
+    if op == "stack_pop":
+        return f"{args[0][0]}.pop()", ATOM
+    if op == "stack_push":
+        return f"{args[0][0]}.append({args[1][0]})", ATOM
     if op == "np.s_":
         return f"np.s_[{static_code(stmt.param('index'), subscript=True)}]", ATOM
     if op == "attr":
@@ -206,7 +212,11 @@ def dead_code_tree(nodes, live):
     kept = []
     live = set(live)
     for n in reversed(nodes):
-        if isinstance(n, Assign):
+        if isinstance(n, Assign) and n.op == "stack_push":
+            if n.args[0].name not in live:
+                continue
+            live.update(reads(n))
+        elif isinstance(n, Assign):
             if n.target not in live:
                 continue
             live.discard(n.target)
@@ -291,7 +301,8 @@ class _Writer:
                     inlined[n.target] = text
                     continue
                 key = ((n.span.first or n.span.lineno, n.span.statement),)
-                out.append(_statement(f"{n.target} = {text[0]}", self.comments(key, last, False)))
+                code = text[0] if n.op == "stack_push" else f"{n.target} = {text[0]}"
+                out.append(_statement(code, self.comments(key, last, False)))
                 last = key
             elif isinstance(n, Line):
                 target = ", ".join(n.targets)

@@ -23,6 +23,7 @@ from .derive import (Derivative, Session, _code, _free_in, _key, _Reverse, _var_
 from .errors import InternalError, NoRuleError
 from .ir import Assign, Block, Const, If, Line, Loop, Var, static_code, walk
 from .rules import ELEMENTWISE, kind_of
+from .rules.nondiff import STACK_OPS
 from .rules.structural import HELPER_SUMS, HELPER_TANGENTS, TANGENTS
 from .simplify import common_factors, in_forward_values, into_where
 from .symbolic import statement_to_sympy, symbol, to_code
@@ -126,10 +127,13 @@ class _Forward(_Reverse):
             kind_of(x) != "nondiff"
 
     def assign(self, x):
+        block = _key(x.span)
+        if x.op in STACK_OPS:
+            self.stack_op(x, block)
+            return
         if not self.active_stmt(x):
             self.out.append(x)
             return
-        block = _key(x.span)
         if x.op in ELEMENTWISE:
             self.out.append(x)
             expr = statement_to_sympy(x, {})
@@ -184,6 +188,29 @@ class _Forward(_Reverse):
         name = self.tangent_name(x.target)
         self.out.append(Line((name,), code, code_reads(code), block))
         self.tangent[x.target] = name
+
+    def stack_op(self, x, block):
+        """A stack of saved values gets a stack of their tangents beside it."""
+        self.out.append(x)
+        if x.op == "stack_new":
+            if x.target in self.active:
+                name = self.tangent_name(x.target)
+                self.out.append(Line((name,), "[]", frozenset(), block))
+                self.tangent[x.target] = name
+            return
+        stack = x.args[0].name
+        dots = self.tangent.get(stack)
+        if dots is None:
+            return
+        if x.op == "stack_push":
+            v = x.args[1]
+            t = self.full_tangent(v.name) if isinstance(v, Var) else None
+            self.out.append(Line((), f"{dots}.append({t or f'np.zeros_like({_code(v)})'})",
+                                 code_reads(t or _code(v)) | {dots}, block))
+        else:
+            name = self.tangent_name(x.target)
+            self.out.append(Line((name,), f"{dots}.pop()", frozenset({dots}), block))
+            self.tangent[x.target] = name
 
     def helper_tangent(self, x):
         """Tangent of a call of a runtime helper (or np.broadcast_to / np.array) that is

@@ -129,6 +129,7 @@ class _Normalizer:
         self.names = NameTable(taken)
         self.stmt = None  # the ast statement being normalized
         self.loop_depth = 0
+        self.stacks = {}  # name -> the stack (a list filled by .append) it holds
         self.ssa = set()  # SSA names given so far
         self.ret_node = None
         self.synthetic = {}  # id of an ast.If made to guard code after an exit -> its flag
@@ -432,11 +433,23 @@ class _Normalizer:
             if len(args) == 2:
                 args.append(Const(1, "1"))
             return tuple(args), None
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
+                it.func.id == "reversed" and it.func.id not in self.env and len(it.args) == 1 \
+                and not it.keywords:
+            # reversed(range(...)[:n]) in generated gradients: a sequence of indices
+            inner = self.operand(it.args[0], "range")
+            seq = self.emit(self.names.temp("seq"), "call", [inner],
+                            [("func", "reversed"), ("kwnames", ())], node=it)
+            seq = self.emit(self.names.temp("seq"), "call", [seq],
+                            [("func", "tuple"), ("kwnames", ())], node=it)
+            length = self.emit(self.names.temp("n"), "call", [seq],
+                               [("func", "len"), ("kwnames", ())], node=it)
+            return (Const(0, "0"), length, Const(1, "1")), seq
         if isinstance(it, (ast.Tuple, ast.List)):
             seq = self.emit(self.names.temp("seq"), "tuple",
                             [self.operand(e, "seq") for e in it.elts], node=it)
         elif isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
-                it.func.id in ("enumerate", "zip", "reversed"):
+                it.func.id in ("enumerate", "zip"):
             raise self.error(it, f"cannot differentiate a loop over {it.func.id}()",
                              "loop over range(len(xs)) and index: x = xs[i].")
         else:
@@ -481,6 +494,16 @@ class _Normalizer:
                 return  # a stray string or number: no effect
             if isinstance(stmt.value, (ast.Yield, ast.YieldFrom, ast.Await)):
                 self.operation(stmt.value, "t")  # refused there, with its own message
+            call = stmt.value
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and \
+                    call.func.attr == "append" and isinstance(call.func.value, ast.Name) and \
+                    self.stacks.get(call.func.value.id) == self.env.get(call.func.value.id) \
+                    and len(call.args) == 1 and not call.keywords:
+                # stack.append(v), as generated gradients save loop values
+                stack = self.env[call.func.value.id]
+                self.emit(self.names.temp("push"), "stack_push",
+                          [stack, self.operand(call.args[0], "push")], node=stmt)
+                return
             raise self.error(stmt, "an expression statement has no effect on the result",
                              "s2s differentiates code without side effects; assign the "
                              "value to a name or remove the line.")
@@ -550,6 +573,10 @@ class _Normalizer:
         return op  # y = x: y is another name for the same value
 
     def bind(self, name, value):
+        if isinstance(value, ast.List) and not value.elts:  # a stack: s = []
+            self.env[name] = self.emit(self.new_name(name), "stack_new", [], node=value)
+            self.stacks[name] = self.env[name]
+            return
         op = self.operand(value, name, top=True, top_name=name)
         self.env[name] = op
 
@@ -750,6 +777,9 @@ class _Normalizer:
         op, text = self.callee(func) if not self._is_method(func) else (None, None)
         if op is None and text is None:  # x.method(...)
             method = func.attr
+            if method == "pop" and isinstance(func.value, ast.Name) and not node.args and \
+                    self.stacks.get(func.value.id) == self.env.get(func.value.id):
+                return "stack_pop", [self.env[func.value.id]], []
             if method not in METHODS:
                 # evaluated as written; derive refuses it on a differentiated path
                 receiver = self.operand(func.value, base)

@@ -14,7 +14,7 @@ NONDIFF = frozenset({
 
 # Calls (op "call", by the name they are called with) whose results carry no derivative.
 NONDIFF_CALLS = frozenset({
-    "len", "int", "bool", "range", "round",
+    "len", "int", "bool", "range", "round", "reversed", "tuple",
     "np.shape", "np.ndim", "np.size", "np.zeros_like", "np.ones_like", "np.empty_like",
     "np.zeros", "np.ones", "np.eye", "np.arange", "np.argmax", "np.argmin", "np.argsort",
     "np.isclose", "np.allclose", "np.any", "np.all", "np.count_nonzero",
@@ -24,3 +24,7 @@ NONDIFF_CALLS = frozenset({
 })
 # Methods (op "method") whose results carry no derivative.
 NONDIFF_METHODS = frozenset({"argmax", "argmin", "argsort", "any", "all", "astype_int"})
+
+# Stacks in generated gradients (s = [], s.append(v), v = s.pop()): forward mode follows
+# them (a tangent stack beside each), reverse mode refuses them.
+STACK_OPS = frozenset({"stack_new", "stack_push", "stack_pop"})
