@@ -86,6 +86,13 @@ def _getitem_adjoint(dy, x, index):
     return dx
 
 
+# a gradient is defined for a scalar result only.
+def _check_scalar(value, function):
+    if np.ndim(value) != 0:
+        raise ValueError(f"{function} returned an array of shape {np.shape(value)}; a gradient "
+                         "needs a scalar result (use s2s.vjp or s2s.jacobian)")
+
+
 def log_gamma_distrib(a, p):
     """log_gamma_distrib (examples/gmm.py:15), as s2s read it (the forward pass its derivatives call)."""
     # line 16: out = 0.25 * p * (p - 1) * math.log(math.pi)
@@ -148,13 +155,19 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     _log_alphas1 = np.exp(alphas - top_alpha)
     _log_alphas2 = np.sum(_log_alphas1)
     log_alphas = top_alpha + np.log(_log_alphas2)
+    # line 38: dof = d + wishart_m + 1
+    dof = d + wishart_m + 1
     # line 39: prior = np.sum(0.5 * wishart_gamma ** 2 * (np.sum(q_diags ** 2, axis=1) + np.sum(icf[...
     _prior3 = np.sum(q_diags ** 2, axis=1)
     _prior4 = icf[:, d:]
     _prior6 = np.sum(_prior4 ** 2, axis=1)
     prior = np.sum(0.5 * wishart_gamma ** 2 * (_prior3 + _prior6) - wishart_m * sum_qs)
+    # line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
+    prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - log_gamma_distrib(0.5 * dof, d)
     # line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     _out6 = np.sum(log_sum)
+    _out12 = -n * d * 0.5 * math.log(2 * math.pi) + _out6 - n * log_alphas + prior - k * prior_constant
+    _check_scalar(_out12, "gmm_objective")
     # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     # backward, line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
     d_out6 = _unbroadcast(1, _out6)
@@ -283,6 +296,7 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     # line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     _out6 = np.sum(log_sum)
     _out12 = -n * d * 0.5 * math.log(2 * math.pi) + _out6 - n * log_alphas + prior - k * prior_constant
+    _check_scalar(_out12, "gmm_objective")
     # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     # backward, line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
     d_out6 = _unbroadcast(1, _out6)

@@ -20,6 +20,13 @@ def _unbroadcast(g, x):
     return np.reshape(g, shape)
 
 
+# a gradient is defined for a scalar result only.
+def _check_scalar(value, function):
+    if np.ndim(value) != 0:
+        raise ValueError(f"{function} returned an array of shape {np.shape(value)}; a gradient "
+                         "needs a scalar result (use s2s.vjp or s2s.jacobian)")
+
+
 def final_energy_grad(damping, stiffness, drive, theta0=1.0, omega0=0.0, dt=0.01, steps=500):
     """Gradient of final_energy (examples/ode_sensitivity.py:12) with respect to (damping, stiffness, drive)."""
     # line 14: for i in range(steps):
@@ -45,6 +52,8 @@ def final_energy_grad(damping, stiffness, drive, theta0=1.0, omega0=0.0, dt=0.01
         omega = omega_1
     # line 19: return 0.5 * omega ** 2 + stiffness * (1.0 - np.cos(theta))
     _out2 = np.cos(theta)
+    _out5 = 0.5 * omega ** 2 + stiffness * (1.0 - _out2)
+    _check_scalar(_out5, "final_energy")
     # backward, line 19: return 0.5 * omega ** 2 + stiffness * (1.0 - np.cos(theta))
     domega = _unbroadcast(omega, omega)
     dtheta = _unbroadcast(stiffness * np.sin(theta), theta)
@@ -106,6 +115,7 @@ def final_energy_value_and_grad(damping, stiffness, drive, theta0=1.0, omega0=0.
     _out2 = np.cos(theta)
     _out5 = 0.5 * omega ** 2 + stiffness * (1.0 - _out2)
     _value0 = _out5
+    _check_scalar(_out5, "final_energy")
     # backward, line 19: return 0.5 * omega ** 2 + stiffness * (1.0 - np.cos(theta))
     domega = _unbroadcast(omega, omega)
     dtheta = _unbroadcast(stiffness * np.sin(theta), theta)

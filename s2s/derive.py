@@ -445,6 +445,10 @@ class _Reverse:
             seed = self.names.claim(_free_in(self.names, "d_out"))
         if isinstance(out, Var) and out.name in self.active:
             self.set_adj(out.name, seed)
+            if self.kind in ("grad", "value_and_grad") and self.base.get(out.name, {out.name}):
+                # not provably a scalar: refuse arrays instead of differentiating their sum
+                forward.append(Line((), f'_check_scalar({out.name}, "{self.func.name}")',
+                                    frozenset({out.name})))
         self.reverse_block(self.func.body[:-1])
         grads = []
         for w in self.wrt:

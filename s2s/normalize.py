@@ -34,6 +34,7 @@ from .errors import UnsupportedSyntaxError
 from .frontend import Parsed, display_name, lookup, parse
 from .ir import Assign, Carry, Const, Function, If, Loop, Phi, Return, Var, rename_all
 from .names import NameTable
+from .runtime import _check_scalar
 
 # Canonical op name -> "operands; static=default, ...".  A leading * marks an
 # operand that is a list or tuple of operands (np.concatenate([a, b])).
@@ -495,6 +496,10 @@ class _Normalizer:
             if isinstance(stmt.value, (ast.Yield, ast.YieldFrom, ast.Await)):
                 self.operation(stmt.value, "t")  # refused there, with its own message
             call = stmt.value
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and \
+                    call.func.id not in self.env and _is_check(self.parsed.namespace.get(
+                        call.func.id)):
+                return  # a generated gradient's check of its result: no value to follow
             if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and \
                     call.func.attr == "append" and isinstance(call.func.value, ast.Name) and \
                     self.stacks.get(call.func.value.id) == self.env.get(call.func.value.id) \
@@ -889,6 +894,12 @@ RET = "<return>"
 RETURNED = "<returned>"
 STOP = "<stop>"  # set when the current loop iteration breaks
 _INTERNAL = {RET: "_out", RETURNED: "_returned", STOP: "_stop"}
+
+
+def _is_check(obj):
+    """Whether obj is runtime._check_scalar, or the copy a generated module pastes."""
+    code = getattr(obj, "__code__", None)
+    return code is not None and code.co_code == _check_scalar.__code__.co_code
 
 
 def _exited(env):

@@ -179,3 +179,10 @@ def _dot_adjoint_rhs(dy, a, b):
 # adjoints of a tuple of values add entry by entry.
 def _add_tuples(a, b):
     return tuple(u + v for u, v in zip(a, b))
+
+
+# a gradient is defined for a scalar result only.
+def _check_scalar(value, function):
+    if np.ndim(value) != 0:
+        raise ValueError(f"{function} returned an array of shape {np.shape(value)}; a gradient "
+                         "needs a scalar result (use s2s.vjp or s2s.jacobian)")

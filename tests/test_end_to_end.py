@@ -2,6 +2,7 @@
 softmax cross-entropy, and the statement forms of the supported subset."""
 
 import numpy as np
+import pytest
 
 import s2s
 from gradcheck import check_grads, load
@@ -152,3 +153,11 @@ def test_float32_through_kinks_and_where(tmp_path):
     dx, dy = s2s.grad(f, wrt=(0, 1))(x, y)
     assert dx.dtype == np.float32 and dy.dtype == np.float32
     check_grads(f, [x.astype(float) + 0.01, y.astype(float)], wrt=(0, 1))
+
+
+def test_gradient_of_an_array_valued_function_is_refused(tmp_path):
+    f = load(tmp_path, "def f(A, x):\n    return np.tanh(A @ x)\n")
+    with pytest.raises(ValueError, match=r"f returned an array of shape \(3,\); a gradient needs"):
+        s2s.grad(f, wrt=1)(np.ones((3, 2)), np.ones(2))
+    g = load(tmp_path, "def g(x):\n    return np.sum(x ** 2)\n", "g")
+    assert "np.ndim" not in s2s.grad(g).source  # provably scalar: no check
