@@ -7,7 +7,8 @@ import numpy as np
 
 # g was computed for a value broadcast to shape(g); sum it back to shape(x).
 def _unbroadcast(g, x):
-    if type(x) is float and type(g) is float:
+    if getattr(x, "ndim", None) == 0 and getattr(g, "ndim", None) == 0 or (
+            type(x) is float and type(g) is float):
         return g
     shape = np.shape(x)
     if np.shape(g) == shape:
@@ -88,7 +89,7 @@ def _getitem_adjoint(dy, x, index):
 
 # a gradient is defined for a scalar result only.
 def _check_scalar(value, function):
-    if np.ndim(value) != 0:
+    if getattr(value, "ndim", 0) != 0:
         raise ValueError(f"{function} returned an array of shape {np.shape(value)}; a gradient "
                          "needs a scalar result (use s2s.vjp or s2s.jacobian)")
 

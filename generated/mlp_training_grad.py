@@ -6,7 +6,8 @@ import numpy as np
 
 # g was computed for a value broadcast to shape(g); sum it back to shape(x).
 def _unbroadcast(g, x):
-    if type(x) is float and type(g) is float:
+    if getattr(x, "ndim", None) == 0 and getattr(g, "ndim", None) == 0 or (
+            type(x) is float and type(g) is float):
         return g
     shape = np.shape(x)
     if np.shape(g) == shape:
