@@ -6,11 +6,10 @@ import numpy as np
 
 # g was computed for a value broadcast to shape(g); sum it back to shape(x).
 def _unbroadcast(g, x):
-    if getattr(x, "ndim", None) == 0 and getattr(g, "ndim", None) == 0 or (
-            type(x) is float and type(g) is float):
+    if type(g) in (float, int) and type(x) in (float, int):
         return g
-    shape = np.shape(x)
-    if np.shape(g) == shape:
+    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
         return g
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
     extra = np.ndim(g) - len(shape)
@@ -44,8 +43,13 @@ def _extremum_adjoint(dy, x, y, axis=None, keepdims=False):
 
 # y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed.
 def _matmul_adjoint_lhs(dy, a, b):
-    if np.ndim(a) == 2 and np.ndim(b) == 2:
+    nda, ndb = np.ndim(a), np.ndim(b)
+    if nda == 2 and ndb == 2:
         return dy @ np.transpose(b)
+    if nda == 2 and ndb == 1:
+        return np.outer(dy, b)
+    if nda == 1 and ndb == 2:
+        return b @ dy
     if np.ndim(b) == 1:
         dy = np.expand_dims(dy, -1)
         bt = np.asarray(b)[np.newaxis, :]
@@ -61,8 +65,13 @@ def _matmul_adjoint_lhs(dy, a, b):
 
 # y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed.
 def _matmul_adjoint_rhs(dy, a, b):
-    if np.ndim(a) == 2 and np.ndim(b) == 2:
+    nda, ndb = np.ndim(a), np.ndim(b)
+    if nda == 2 and ndb == 2:
         return np.transpose(a) @ dy
+    if nda == 2 and ndb == 1:
+        return np.transpose(a) @ dy
+    if nda == 1 and ndb == 2:
+        return np.outer(a, dy)
     if np.ndim(b) == 1:
         dy = np.expand_dims(dy, -1)
     if np.ndim(a) == 1:

@@ -6,11 +6,10 @@ import numpy as np
 
 # g was computed for a value broadcast to shape(g); sum it back to shape(x).
 def _unbroadcast(g, x):
-    if getattr(x, "ndim", None) == 0 and getattr(g, "ndim", None) == 0 or (
-            type(x) is float and type(g) is float):
+    if type(g) in (float, int) and type(x) in (float, int):
         return g
-    shape = np.shape(x)
-    if np.shape(g) == shape:
+    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
         return g
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
     extra = np.ndim(g) - len(shape)

@@ -690,10 +690,22 @@ class _Reverse:
             self.sync(v, block)
 
         def build():
+            # A carried value's update at the end of an iteration is what the name holds
+            # before the pop that restores the iteration's start: reuse it, do not
+            # recompute it.
+            defined = {y.target for y in loop.body if isinstance(y, Assign)}
+            reused = set()
+            for c in loop.carried:
+                if isinstance(c.update, Var) and c.update.name in defined and \
+                        self.defs.get(c.update.name, 1) == 1:
+                    reused.add(c.update.name)
+                    self.lines.append(Line((c.update.name,), c.name, frozenset({c.name})))
             for c in loop.carried:
                 self.lines.append(Line((c.name,), f"{self.stack(loop, c.name)}.pop()",
                                        frozenset({self.stack(loop, c.name)})))
-            self.lines.extend(self.forward_block(loop.body, tape=True))
+            self.lines.extend(self.forward_block(
+                [y for y in loop.body if not (isinstance(y, Assign) and y.target in reused)],
+                tape=True))
             for c in carried:
                 if c.update == Var(c.name):
                     continue
