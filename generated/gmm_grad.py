@@ -9,7 +9,11 @@ import numpy as np
 def _unbroadcast(g, x):
     if type(g) in (float, int) and type(x) in (float, int):
         return g
-    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    return _unbroadcast_to(g, x.shape if hasattr(x, "shape") else np.shape(x))
+
+
+# g summed back to `shape` over the axes broadcasting added or stretched.
+def _unbroadcast_to(g, shape):
     if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
         return g
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
@@ -19,6 +23,18 @@ def _unbroadcast(g, x):
     if axes:
         g = np.sum(g, axis=axes)
     return np.reshape(g, shape)
+
+
+# as _unbroadcast, to the shape of a @ b, which need not be kept for it.
+def _unbroadcast_matmul(g, a, b):
+    sa, sb = np.shape(a), np.shape(b)
+    if len(sb) == 1:
+        shape = sa[:-1]
+    elif len(sa) == 1:
+        shape = sb[:-2] + sb[-1:]
+    else:
+        shape = np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+    return _unbroadcast_to(g, shape)
 
 
 # an array of the broadcast shape of `like` filled with a scalar, in their precision
@@ -225,17 +241,17 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     _t4 = _t3 * q_centered
     d_q_centered0 = _unbroadcast(_t4 * centered, _q_centered0)
     dcentered = _unbroadcast(_q_centered0 * _t4, centered)
-    d_q_centered3 = _unbroadcast(_t3 * (_q_centered3 + _q_centered0 * centered), _q_centered3)
-    dsum_qs = dsum_qs + _getitem_adjoint(d_inner1, sum_qs, np.s_[:, None])
-    dalphas = dalphas + _getitem_adjoint(d_inner0, alphas, np.s_[:, None])
+    d_q_centered3 = _unbroadcast_matmul(_t3 * (_q_centered3 + _q_centered0 * centered), centered, _q_centered2)
+    dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
+    dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
     dcentered = dcentered + _matmul_adjoint_lhs(d_q_centered3, centered, _q_centered2)
     d_q_centered2 = _matmul_adjoint_rhs(d_q_centered3, centered, _q_centered2)
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
-    dq_diags = dq_diags + _getitem_adjoint(d_q_centered0, q_diags, np.s_[:, None, :])
+    dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]
     d_centered1 = _unbroadcast(-dcentered, _centered1)
-    dmeans = _getitem_adjoint(d_centered1, means, np.s_[:, None, :])
+    dmeans = np.reshape(d_centered1, np.shape(means))
     # backward, line 30: lower = np.reshape(icf[:, d:] @ select, (k, d, d))
     d_lower1 = np.reshape(dlower, np.shape(_lower1))
     d_lower0 = _matmul_adjoint_lhs(d_lower1, _lower0, select)
@@ -354,17 +370,17 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     _t4 = _t3 * q_centered
     d_q_centered0 = _unbroadcast(_t4 * centered, _q_centered0)
     dcentered = _unbroadcast(_q_centered0 * _t4, centered)
-    d_q_centered3 = _unbroadcast(_t3 * (_q_centered3 + _q_centered0 * centered), _q_centered3)
-    dsum_qs = dsum_qs + _getitem_adjoint(d_inner1, sum_qs, np.s_[:, None])
-    dalphas = dalphas + _getitem_adjoint(d_inner0, alphas, np.s_[:, None])
+    d_q_centered3 = _unbroadcast_matmul(_t3 * (_q_centered3 + _q_centered0 * centered), centered, _q_centered2)
+    dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
+    dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
     dcentered = dcentered + _matmul_adjoint_lhs(d_q_centered3, centered, _q_centered2)
     d_q_centered2 = _matmul_adjoint_rhs(d_q_centered3, centered, _q_centered2)
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
-    dq_diags = dq_diags + _getitem_adjoint(d_q_centered0, q_diags, np.s_[:, None, :])
+    dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]
     d_centered1 = _unbroadcast(-dcentered, _centered1)
-    dmeans = _getitem_adjoint(d_centered1, means, np.s_[:, None, :])
+    dmeans = np.reshape(d_centered1, np.shape(means))
     # backward, line 30: lower = np.reshape(icf[:, d:] @ select, (k, d, d))
     d_lower1 = np.reshape(dlower, np.shape(_lower1))
     d_lower0 = _matmul_adjoint_lhs(d_lower1, _lower0, select)

@@ -8,7 +8,11 @@ import numpy as np
 def _unbroadcast(g, x):
     if type(g) in (float, int) and type(x) in (float, int):
         return g
-    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    return _unbroadcast_to(g, x.shape if hasattr(x, "shape") else np.shape(x))
+
+
+# g summed back to `shape` over the axes broadcasting added or stretched.
+def _unbroadcast_to(g, shape):
     if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
         return g
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
@@ -18,6 +22,18 @@ def _unbroadcast(g, x):
     if axes:
         g = np.sum(g, axis=axes)
     return np.reshape(g, shape)
+
+
+# as _unbroadcast, to the shape of a @ b, which need not be kept for it.
+def _unbroadcast_matmul(g, a, b):
+    sa, sb = np.shape(a), np.shape(b)
+    if len(sb) == 1:
+        shape = sa[:-1]
+    elif len(sa) == 1:
+        shape = sb[:-2] + sb[-1:]
+    else:
+        shape = np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+    return _unbroadcast_to(g, shape)
 
 
 # y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed.
@@ -54,7 +70,7 @@ def loss_grad(w, b, x, y):
     # backward, line 13: p = 1.0 / (1.0 + np.exp(-z))
     # backward, line 12: z = x @ w + b
     _t0 = d_out6 * (y - p)
-    d_z0 = _unbroadcast(_t0, _z0)
+    d_z0 = _unbroadcast_matmul(_t0, x, w)
     db = _unbroadcast(_t0, b)
     dw = _matmul_adjoint_rhs(d_z0, x, w)
     return dw, db
@@ -74,7 +90,7 @@ def loss_value_and_grad(w, b, x, y):
     # backward, line 13: p = 1.0 / (1.0 + np.exp(-z))
     # backward, line 12: z = x @ w + b
     _t0 = d_out6 * (y - p)
-    d_z0 = _unbroadcast(_t0, _z0)
+    d_z0 = _unbroadcast_matmul(_t0, x, w)
     db = _unbroadcast(_t0, b)
     dw = _matmul_adjoint_rhs(d_z0, x, w)
     return _out8, (dw, db)

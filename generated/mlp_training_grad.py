@@ -8,7 +8,11 @@ import numpy as np
 def _unbroadcast(g, x):
     if type(g) in (float, int) and type(x) in (float, int):
         return g
-    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    return _unbroadcast_to(g, x.shape if hasattr(x, "shape") else np.shape(x))
+
+
+# g summed back to `shape` over the axes broadcasting added or stretched.
+def _unbroadcast_to(g, shape):
     if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
         return g
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
@@ -18,6 +22,18 @@ def _unbroadcast(g, x):
     if axes:
         g = np.sum(g, axis=axes)
     return np.reshape(g, shape)
+
+
+# as _unbroadcast, to the shape of a @ b, which need not be kept for it.
+def _unbroadcast_matmul(g, a, b):
+    sa, sb = np.shape(a), np.shape(b)
+    if len(sb) == 1:
+        shape = sa[:-1]
+    elif len(sa) == 1:
+        shape = sb[:-2] + sb[-1:]
+    else:
+        shape = np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+    return _unbroadcast_to(g, shape)
 
 
 # an array of the broadcast shape of `like` filled with a scalar, in their precision
@@ -88,8 +104,7 @@ def _matmul_adjoint_rhs(dy, a, b):
 def loss_grad(w1, b1, w2, b2, x, labels):
     """Gradient of loss (examples/mlp_training.py:15) with respect to (w1, b1, w2, b2)."""
     # line 16: h = np.tanh(x @ w1 + b1)
-    _h0 = x @ w1
-    h = np.tanh(_h0 + b1)
+    h = np.tanh(x @ w1 + b1)
     # line 17: logits = h @ w2 + b2
     _logits0 = h @ w2
     logits = _logits0 + b2
@@ -116,13 +131,13 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     d_shifted0 = _unbroadcast(-dshifted, _shifted0)
     dlogits = dlogits + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
     # backward, line 17: logits = h @ w2 + b2
-    d_logits0 = _unbroadcast(dlogits, _logits0)
+    d_logits0 = _unbroadcast_matmul(dlogits, h, w2)
     db2 = _unbroadcast(dlogits, b2)
     dh = _matmul_adjoint_lhs(d_logits0, h, w2)
     dw2 = _matmul_adjoint_rhs(d_logits0, h, w2)
     # backward, line 16: h = np.tanh(x @ w1 + b1)
     _t1 = dh * (1 - h**2)
-    d_h0 = _unbroadcast(_t1, _h0)
+    d_h0 = _unbroadcast_matmul(_t1, x, w1)
     db1 = _unbroadcast(_t1, b1)
     dw1 = _matmul_adjoint_rhs(d_h0, x, w1)
     return dw1, db1, dw2, db2
@@ -131,8 +146,7 @@ def loss_grad(w1, b1, w2, b2, x, labels):
 def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     """Value and gradient of loss (examples/mlp_training.py:15) with respect to (w1, b1, w2, b2)."""
     # line 16: h = np.tanh(x @ w1 + b1)
-    _h0 = x @ w1
-    h = np.tanh(_h0 + b1)
+    h = np.tanh(x @ w1 + b1)
     # line 17: logits = h @ w2 + b2
     _logits0 = h @ w2
     logits = _logits0 + b2
@@ -160,13 +174,13 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     d_shifted0 = _unbroadcast(-dshifted, _shifted0)
     dlogits = dlogits + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
     # backward, line 17: logits = h @ w2 + b2
-    d_logits0 = _unbroadcast(dlogits, _logits0)
+    d_logits0 = _unbroadcast_matmul(dlogits, h, w2)
     db2 = _unbroadcast(dlogits, b2)
     dh = _matmul_adjoint_lhs(d_logits0, h, w2)
     dw2 = _matmul_adjoint_rhs(d_logits0, h, w2)
     # backward, line 16: h = np.tanh(x @ w1 + b1)
     _t1 = dh * (1 - h**2)
-    d_h0 = _unbroadcast(_t1, _h0)
+    d_h0 = _unbroadcast_matmul(_t1, x, w1)
     db1 = _unbroadcast(_t1, b1)
     dw1 = _matmul_adjoint_rhs(d_h0, x, w1)
     return _out3, (dw1, db1, dw2, db2)

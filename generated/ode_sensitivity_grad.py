@@ -8,7 +8,11 @@ import numpy as np
 def _unbroadcast(g, x):
     if type(g) in (float, int) and type(x) in (float, int):
         return g
-    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    return _unbroadcast_to(g, x.shape if hasattr(x, "shape") else np.shape(x))
+
+
+# g summed back to `shape` over the axes broadcasting added or stretched.
+def _unbroadcast_to(g, shape):
     if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
         return g
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))

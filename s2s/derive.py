@@ -150,6 +150,10 @@ class _Reverse:
         self.all = list(walk(func.body))
         self.assigns = [x for x in self.all if isinstance(x, Assign)]
         self.tuples = {x.target for x in self.assigns if x.op == "tuple"}
+        # matrix products: name -> the names of its factors (for shapes without values)
+        self.products = {x.target: tuple(_code(a) for a in x.args) for x in self.assigns
+                         if x.op in ("matmul", "np.matmul") and
+                         all(isinstance(a, Var) for a in x.args)}
         self.defs = {}  # name -> number of statements assigning it (branches share names)
         for x in self.assigns:
             self.defs[x.target] = self.defs.get(x.target, 0) + 1
@@ -844,8 +848,13 @@ class _Reverse:
             code = to_code(expr)
             reads = _sym_reads(expr)
             if not self.same_shape(leaf, root.target):
-                code = f"_unbroadcast({code}, {leaf})"
-                reads = reads | {leaf}
+                product = self.products.get(leaf)
+                if product is not None:  # leaf = a @ b: its shape from a and b
+                    code = f"_unbroadcast_matmul({code}, {product[0]}, {product[1]})"
+                    reads = reads | set(product)
+                else:
+                    code = f"_unbroadcast({code}, {leaf})"
+                    reads = reads | {leaf}
             self.contribute(leaf, code, reads, block, lazy=leaf in lazy)
 
 

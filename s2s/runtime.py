@@ -13,7 +13,11 @@ import numpy as np
 def _unbroadcast(g, x):
     if type(g) in (float, int) and type(x) in (float, int):
         return g
-    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    return _unbroadcast_to(g, x.shape if hasattr(x, "shape") else np.shape(x))
+
+
+# g summed back to `shape` over the axes broadcasting added or stretched.
+def _unbroadcast_to(g, shape):
     if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
         return g
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
@@ -23,6 +27,18 @@ def _unbroadcast(g, x):
     if axes:
         g = np.sum(g, axis=axes)
     return np.reshape(g, shape)
+
+
+# as _unbroadcast, to the shape of a @ b, which need not be kept for it.
+def _unbroadcast_matmul(g, a, b):
+    sa, sb = np.shape(a), np.shape(b)
+    if len(sb) == 1:
+        shape = sa[:-1]
+    elif len(sa) == 1:
+        shape = sb[:-2] + sb[-1:]
+    else:
+        shape = np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+    return _unbroadcast_to(g, shape)
 
 
 # an array of the broadcast shape of `like` filled with a scalar, in their precision

@@ -78,7 +78,7 @@ def test_saved_values_grow_with_carried_state_not_temporaries(tmp_path):
     assert source.count(".append(") == 1
     assert "_h_stack.append(h)" in source
     forward_loop = source[source.index("for t in range"):source.index("# backward")]
-    assert len(re.findall(r"^\s+_h\d+ = ", forward_loop, re.M)) >= 3  # temporaries not saved
+    assert "W @ h" in forward_loop and "U @ " in forward_loop  # computed, not saved
     # and at run time the stack holds exactly T values: count them through a list subclass
     g = s2s.grad(f, wrt=0)
     pushed = []

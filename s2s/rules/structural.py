@@ -122,6 +122,10 @@ def reshape(c):
 
 @adjoint("getitem")                  # dx = zeros like x, with dy added at the index
 def getitem(c):
+    index = c.v("index")
+    parts = index if isinstance(index, tuple) else (index,)
+    if all(p is None or p == slice(None) for p in parts) and any(p is None for p in parts):
+        return {0: f"np.reshape({c.dy}, np.shape({c.x(0)}))"}  # x[:, None]: new axes only
     return {0: f"_getitem_adjoint({c.dy}, {c.x(0)}, {c.p('index', subscript=True)})"}
 
 
@@ -217,7 +221,7 @@ def weighted(c):                     # y = r(x)  ->  y_dot = sum(dy/dx * x_dot) 
 # reverse).  HELPER_TANGENTS[name] = (positions the helper is linear in jointly: each
 # tangent term swaps one of them for its tangent, the product rule).
 HELPER_TANGENTS = {
-    "_unbroadcast": (0,), "_fill": (0,), "_expand": (0,), "_extremum_adjoint": (0,),
+    "_unbroadcast": (0,), "_unbroadcast_to": (0,), "_unbroadcast_matmul": (0,), "_fill": (0,), "_expand": (0,), "_extremum_adjoint": (0,),
     "_getitem_adjoint": (0,), "_split_adjoint": (0,), "_diag_adjoint": (0,),
     "_trace_adjoint": (0,), "_add_tuples": (0, 1),
     "_matmul_adjoint_lhs": (0, 2), "_matmul_adjoint_rhs": (0, 1),
