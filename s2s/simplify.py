@@ -42,6 +42,19 @@ def _substitute(expr, definitions):
     return expr.xreplace(named) if named else expr
 
 
+_INVERSES = {}
+_U = sp.Dummy("u")
+
+
+def _invert(sym, g, u):
+    """Solutions u of sym = g(u), memoised (SymPy's solve costs milliseconds)."""
+    key = (sym, g, u)
+    if key not in _INVERSES:
+        _INVERSES[key] = sp.solve(sp.Eq(sym, g), u, check=False, simplify=False,
+                                  rational=False)
+    return _INVERSES[key]
+
+
 def in_forward_values(expr, definitions):
     """`definitions`: [(symbol, full expression in leaves, local expression)], forward order.
 
@@ -62,12 +75,11 @@ def in_forward_values(expr, definitions):
         atom = atoms.pop()
         if not current.has(atom):
             continue
-        u = sp.Dummy("u")
+        u = _U
         g = full.xreplace({atom: u})
         if g == u or not g.is_rational_function(u):
-            if g != u:
-                continue
-        solutions = sp.solve(sp.Eq(sym, g), u)
+            continue  # v = f(a) itself is plain substitution, done above
+        solutions = _invert(sym, g, u)
         if len(solutions) != 1:
             continue
         eliminated = sp.cancel(current.xreplace({atom: solutions[0]}))
