@@ -166,8 +166,7 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     # line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
     _q_centered0 = q_diags[:, None, :]
     _q_centered2 = np.transpose(lower, axes=(0, 2, 1))
-    _q_centered3 = centered @ _q_centered2
-    q_centered = _q_centered0 * centered + _q_centered3
+    q_centered = _q_centered0 * centered + centered @ _q_centered2
     # line 33: inner = alphas[:, None] + sum_qs[:, None] - 0.5 * np.sum(q_centered ** 2, axis=2)
     _inner0 = alphas[:, None]
     _inner1 = sum_qs[:, None]
@@ -209,10 +208,10 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     d_prior3 = _unbroadcast(_t0, _prior3)
     d_prior6 = _unbroadcast(_t0, _prior6)
     dsum_qs = _unbroadcast(-d_prior10 * wishart_m, sum_qs)
-    d_prior5 = np.broadcast_to(np.expand_dims(d_prior6, 1), np.shape(_prior4))
+    d_prior5 = np.expand_dims(d_prior6, 1)
     d_prior4 = 2 * _prior4 * d_prior5
     dicf = _getitem_adjoint(d_prior4, icf, np.s_[:, d:])
-    d_prior2 = np.broadcast_to(np.expand_dims(d_prior3, 1), np.shape(q_diags))
+    d_prior2 = np.expand_dims(d_prior3, 1)
     dq_diags = 2 * d_prior2 * q_diags
     # backward, line 37: log_alphas = top_alpha + np.log(np.sum(np.exp(alphas - top_alpha)))
     d_log_alphas2 = dlog_alphas / _log_alphas2
@@ -225,7 +224,7 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     # backward, line 35: log_sum = top + np.log(np.sum(np.exp(inner - top), axis=0))
     d_log_sum2 = _unbroadcast(dlog_sum / _log_sum2, _log_sum2)
     dtop = _unbroadcast(dlog_sum, top)
-    d_log_sum1 = np.broadcast_to(np.expand_dims(d_log_sum2, 0), np.broadcast_shapes(np.shape(_inner0), np.shape(_inner1), np.shape(_inner4), np.shape(top)))
+    d_log_sum1 = np.expand_dims(d_log_sum2, 0)
     _t2 = _log_sum1 * d_log_sum1
     dinner = _unbroadcast(_t2, inner)
     dtop = dtop + _unbroadcast(-_t2, top)
@@ -235,13 +234,12 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     d_inner0 = _unbroadcast(dinner, _inner0)
     d_inner1 = _unbroadcast(dinner, _inner1)
     d_inner4 = _unbroadcast(-dinner / 2, _inner4)
-    d_inner3 = np.broadcast_to(np.expand_dims(d_inner4, 2), np.shape(q_centered))
+    d_inner3 = np.expand_dims(d_inner4, 2)
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    _t3 = 2 * d_inner3
-    _t4 = _t3 * q_centered
-    d_q_centered0 = _unbroadcast(_t4 * centered, _q_centered0)
-    dcentered = _unbroadcast(_q_centered0 * _t4, centered)
-    d_q_centered3 = _unbroadcast_matmul(_t3 * (_q_centered3 + _q_centered0 * centered), centered, _q_centered2)
+    _t3 = 2 * d_inner3 * q_centered
+    d_q_centered0 = _unbroadcast(_t3 * centered, _q_centered0)
+    dcentered = _unbroadcast(_q_centered0 * _t3, centered)
+    d_q_centered3 = _unbroadcast_matmul(_t3, centered, _q_centered2)
     dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
     dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
@@ -257,7 +255,7 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     d_lower0 = _matmul_adjoint_lhs(d_lower1, _lower0, select)
     dicf = dicf + _getitem_adjoint(d_lower0, icf, np.s_[:, d:])
     # backward, line 26: sum_qs = np.sum(icf[:, :d], axis=1)
-    d_sum_qs0 = np.broadcast_to(np.expand_dims(dsum_qs, 1), np.shape(_sum_qs0))
+    d_sum_qs0 = _fill(np.expand_dims(dsum_qs, 1), _sum_qs0)
     dicf = dicf + _getitem_adjoint(d_sum_qs0, icf, np.s_[:, :d])
     # backward, line 25: q_diags = np.exp(icf[:, :d])
     d_q_diags0 = dq_diags * q_diags
@@ -295,8 +293,7 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     # line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
     _q_centered0 = q_diags[:, None, :]
     _q_centered2 = np.transpose(lower, axes=(0, 2, 1))
-    _q_centered3 = centered @ _q_centered2
-    q_centered = _q_centered0 * centered + _q_centered3
+    q_centered = _q_centered0 * centered + centered @ _q_centered2
     # line 33: inner = alphas[:, None] + sum_qs[:, None] - 0.5 * np.sum(q_centered ** 2, axis=2)
     _inner0 = alphas[:, None]
     _inner1 = sum_qs[:, None]
@@ -338,10 +335,10 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     d_prior3 = _unbroadcast(_t0, _prior3)
     d_prior6 = _unbroadcast(_t0, _prior6)
     dsum_qs = _unbroadcast(-d_prior10 * wishart_m, sum_qs)
-    d_prior5 = np.broadcast_to(np.expand_dims(d_prior6, 1), np.shape(_prior4))
+    d_prior5 = np.expand_dims(d_prior6, 1)
     d_prior4 = 2 * _prior4 * d_prior5
     dicf = _getitem_adjoint(d_prior4, icf, np.s_[:, d:])
-    d_prior2 = np.broadcast_to(np.expand_dims(d_prior3, 1), np.shape(q_diags))
+    d_prior2 = np.expand_dims(d_prior3, 1)
     dq_diags = 2 * d_prior2 * q_diags
     # backward, line 37: log_alphas = top_alpha + np.log(np.sum(np.exp(alphas - top_alpha)))
     d_log_alphas2 = dlog_alphas / _log_alphas2
@@ -354,7 +351,7 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     # backward, line 35: log_sum = top + np.log(np.sum(np.exp(inner - top), axis=0))
     d_log_sum2 = _unbroadcast(dlog_sum / _log_sum2, _log_sum2)
     dtop = _unbroadcast(dlog_sum, top)
-    d_log_sum1 = np.broadcast_to(np.expand_dims(d_log_sum2, 0), np.broadcast_shapes(np.shape(_inner0), np.shape(_inner1), np.shape(_inner4), np.shape(top)))
+    d_log_sum1 = np.expand_dims(d_log_sum2, 0)
     _t2 = _log_sum1 * d_log_sum1
     dinner = _unbroadcast(_t2, inner)
     dtop = dtop + _unbroadcast(-_t2, top)
@@ -364,13 +361,12 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     d_inner0 = _unbroadcast(dinner, _inner0)
     d_inner1 = _unbroadcast(dinner, _inner1)
     d_inner4 = _unbroadcast(-dinner / 2, _inner4)
-    d_inner3 = np.broadcast_to(np.expand_dims(d_inner4, 2), np.shape(q_centered))
+    d_inner3 = np.expand_dims(d_inner4, 2)
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    _t3 = 2 * d_inner3
-    _t4 = _t3 * q_centered
-    d_q_centered0 = _unbroadcast(_t4 * centered, _q_centered0)
-    dcentered = _unbroadcast(_q_centered0 * _t4, centered)
-    d_q_centered3 = _unbroadcast_matmul(_t3 * (_q_centered3 + _q_centered0 * centered), centered, _q_centered2)
+    _t3 = 2 * d_inner3 * q_centered
+    d_q_centered0 = _unbroadcast(_t3 * centered, _q_centered0)
+    dcentered = _unbroadcast(_q_centered0 * _t3, centered)
+    d_q_centered3 = _unbroadcast_matmul(_t3, centered, _q_centered2)
     dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
     dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
@@ -386,7 +382,7 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     d_lower0 = _matmul_adjoint_lhs(d_lower1, _lower0, select)
     dicf = dicf + _getitem_adjoint(d_lower0, icf, np.s_[:, d:])
     # backward, line 26: sum_qs = np.sum(icf[:, :d], axis=1)
-    d_sum_qs0 = np.broadcast_to(np.expand_dims(dsum_qs, 1), np.shape(_sum_qs0))
+    d_sum_qs0 = _fill(np.expand_dims(dsum_qs, 1), _sum_qs0)
     dicf = dicf + _getitem_adjoint(d_sum_qs0, icf, np.s_[:, :d])
     # backward, line 25: q_diags = np.exp(icf[:, :d])
     d_q_diags0 = dq_diags * q_diags

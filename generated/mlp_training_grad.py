@@ -119,13 +119,12 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     _out1 = np.sum(labels * log_probs, axis=1)
     # backward, line 20: return -np.mean(np.sum(labels * log_probs, axis=1))
     d_out1 = _fill(-1 / np.size(_out1), _out1)
-    d_out0 = np.broadcast_to(np.expand_dims(d_out1, 1), np.broadcast_shapes(np.shape(b2), np.shape(labels), np.shape(_logits0), np.shape(_shifted0), np.shape(_log_probs1)))
+    d_out0 = _fill(np.expand_dims(d_out1, 1), b2, labels, _logits0, _shifted0, _log_probs1)
     # backward, line 19: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     _t0 = d_out0 * labels
     d_log_probs1 = _unbroadcast(-_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
-    d_log_probs0 = np.broadcast_to(d_log_probs1, np.shape(shifted))
-    dshifted = dshifted + _log_probs0 * d_log_probs0
+    dshifted = dshifted + _log_probs0 * d_log_probs1
     # backward, line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
     dlogits = _unbroadcast(dshifted, logits)
     d_shifted0 = _unbroadcast(-dshifted, _shifted0)
@@ -162,13 +161,12 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     _out3 = -np.mean(_out1)
     # backward, line 20: return -np.mean(np.sum(labels * log_probs, axis=1))
     d_out1 = _fill(-1 / np.size(_out1), _out1)
-    d_out0 = np.broadcast_to(np.expand_dims(d_out1, 1), np.broadcast_shapes(np.shape(b2), np.shape(labels), np.shape(_logits0), np.shape(_shifted0), np.shape(_log_probs1)))
+    d_out0 = _fill(np.expand_dims(d_out1, 1), b2, labels, _logits0, _shifted0, _log_probs1)
     # backward, line 19: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     _t0 = d_out0 * labels
     d_log_probs1 = _unbroadcast(-_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
-    d_log_probs0 = np.broadcast_to(d_log_probs1, np.shape(shifted))
-    dshifted = dshifted + _log_probs0 * d_log_probs0
+    dshifted = dshifted + _log_probs0 * d_log_probs1
     # backward, line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
     dlogits = _unbroadcast(dshifted, logits)
     d_shifted0 = _unbroadcast(-dshifted, _shifted0)

@@ -33,8 +33,9 @@ from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, op
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .rules.nondiff import STACK_OPS
-from .rules.structural import VIEWS, Multi, Scalar
+from .rules.structural import Multi, Scalar
 from .simplify import common_factors, cse, in_forward_values, into_where
+from .simplify import _substitute as substitute
 from .symbolic import const_to_sympy, statement_to_sympy, symbol, to_code
 
 CLUSTER_MAX_STATEMENTS = 16
@@ -362,7 +363,7 @@ class _Reverse:
         self.adj[var] = code
         self.reads_of[var] = frozenset(reads if reads is not None else code_reads(code))
 
-    def contribute(self, var, code, reads, block, view=False, lazy=False):
+    def contribute(self, var, code, reads, block, lazy=False):
         if var not in self.active:
             return
         current = self.adj.get(var)
@@ -376,9 +377,7 @@ class _Reverse:
                 self.set_adj(var, code, reads)  # a lazy scalar is written out where used
                 return
             name = self.adjoint_name(var)
-            self.lines.append(Line((name,), code, frozenset(reads), block, view))
-            if view:
-                self.views.add(name)
+            self.lines.append(Line((name,), code, frozenset(reads), block))
         else:
             name = self.adjoint_name(var)
             total = f"_add_tuples({current}, {code})" if var in self.tuples else \
@@ -757,8 +756,7 @@ class _Reverse:
             if isinstance(a, Var):
                 lazy = isinstance(code, Scalar)
                 code = code.code if lazy else code
-                self.contribute(a.name, code, code_reads(code), block,
-                                view=s.op in VIEWS and not lazy, lazy=lazy)
+                self.contribute(a.name, code, code_reads(code), block, lazy=lazy)
 
     def apply_multi(self, s, result, block):
         """Unpack one expression into the contributions of several operands."""
@@ -838,7 +836,9 @@ class _Reverse:
             self.set_adj(root.target, name)
             dy = name
         dsym = sp.sympify(dy) if _NUMBER.fullmatch(dy) else symbol(dy)
-        contributions = [(leaf, into_where(common_factors(dsym * partial)))
+        # factoring can bring back a forward value's expression (2*(a + b) for a + b)
+        contributions = [(leaf, into_where(substitute(common_factors(dsym * partial),
+                                                      definitions)))
                          for leaf, partial in partials]
         block = tuple(sorted({_key(m.span)[0] for m in members}, key=lambda b: -b[0]))
         replacements, reduced = cse([c for _, c in contributions], self.names)

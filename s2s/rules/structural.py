@@ -5,8 +5,9 @@ adjoint of ``y`` (a name), ``c.y`` the forward result, ``c.x(i)`` the code of op
 ``i`` (``c.shape(i)``, ``c.size(i)`` the code of its shape and size), ``c.p(name)`` the code of a static parameter and ``c.v(name)`` its value, and
 returns ``{operand index: code of its contribution}``, or ``Multi(code, indices)``
 when one expression yields the contributions of several operands as a sequence, or
-``Scalar(code)`` for a scalar that stands for an array of the operand's shape filled
-with it (derive broadcasts it only where something needs the full array).
+``Scalar(code)`` for a value (a scalar, or an array with size-1 axes) that stands for
+its broadcast to the operand's shape (derive broadcasts it only where something
+needs the full array).
 Contributions are summed by derive; a rule never accumulates itself.  ``c.refuse``
 raises a DifferentiationError at the statement for cases a rule does not cover.
 Longer adjoints are helpers in s2s/runtime.py.
@@ -17,10 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ADJOINTS = {}
-
-# Contributions whose code is a read-only broadcast view: derive copies them before
-# handing them to the user.
-VIEWS = set()
 
 
 @dataclass(frozen=True)
@@ -34,21 +31,12 @@ class Scalar:
     code: str
 
 
-def adjoint(*ops, view=False):
+def adjoint(*ops):
     def register(rule):
         for op in ops:
             ADJOINTS[op] = rule
-            if view:
-                VIEWS.add(op)
         return rule
     return register
-
-
-def _expanded(c, dy):
-    # dy with the reduced axes put back, broadcast to the operand's shape
-    if c.v("axis") is not None and not c.v("keepdims"):
-        dy = f"np.expand_dims({dy}, {c.p('axis')})"
-    return f"np.broadcast_to({dy}, {c.shape(0)})"
 
 
 @adjoint("matmul", "np.matmul")      # y = a @ b  ->  da = dy @ b^T, db = a^T @ dy
@@ -63,21 +51,22 @@ def dot(c):
             1: f"_dot_adjoint_rhs({c.dy}, {c.x(0)}, {c.x(1)})"}
 
 
-def _whole(c):
-    return c.v("axis") is None and not c.v("keepdims")
+def _kept(c, dy):
+    # dy with the reduced axes put back (size 1): it broadcasts to the operand's shape
+    if c.v("axis") is not None and not c.v("keepdims"):
+        return f"np.expand_dims({dy}, {c.p('axis')})"
+    return dy
 
 
-@adjoint("np.sum", view=True)        # y = sum(x, axis)  ->  dx = dy broadcast along axis
+@adjoint("np.sum")                     # y = sum(x, axis)  ->  dx = dy broadcast along axis
 def sum_(c):
-    return {0: Scalar(c.dy) if _whole(c) else _expanded(c, c.dy)}
+    return {0: Scalar(_kept(c, c.dy))}
 
 
-@adjoint("np.mean", view=True)       # y = mean(x, axis)  ->  dx = dy / n broadcast along axis
+@adjoint("np.mean")                   # y = mean(x, axis)  ->  dx = dy / n broadcast along axis
 def mean(c):
-    if _whole(c):
-        return {0: Scalar(f"{c.dy} / {c.size(0)}")}
     n = c.size(0) if c.v("axis") is None else f"_count({c.x(0)}, {c.p('axis')})"
-    return {0: _expanded(c, f"{c.dy} / {n}")}
+    return {0: Scalar(_kept(c, f"{c.dy} / {n}"))}
 
 
 @adjoint("np.prod")                  # dx_i = dy * prod of the other x_j (exact at zeros)
