@@ -7,7 +7,7 @@ import numpy as np
 
 # g was computed for a value broadcast to shape(g); sum it back to shape(x).
 def _unbroadcast(g, x):
-    if type(g) in (float, int) and type(x) in (float, int):
+    if type(x) is float and type(g) is float:
         return g
     return _unbroadcast_to(g, x.shape if hasattr(x, "shape") else np.shape(x))
 
@@ -116,11 +116,17 @@ def _getitem_adjoint(dy, x, index):
     return dx
 
 
-# a gradient is defined for a scalar result only.
-def _check_scalar(value, function):
-    if getattr(value, "ndim", 0) != 0:
-        raise ValueError(f"{function} returned an array of shape {np.shape(value)}; a gradient "
-                         "needs a scalar result (use s2s.vjp or s2s.jacobian)")
+# a gradient is defined for a scalar result only: the result broadcasts `values`.
+def _check_scalar(function, *values):
+    for v in values:
+        if type(v) is not float and type(v) is not int:
+            break
+    else:
+        return
+    if np.broadcast(*values).ndim != 0:
+        raise ValueError(f"{function} returned an array of shape "
+                         f"{np.broadcast(*values).shape}; a gradient needs a scalar result "
+                         "(use s2s.vjp or s2s.jacobian)")
 
 
 def log_gamma_distrib(a, p):
@@ -192,11 +198,10 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     _prior6 = np.sum(_prior4 ** 2, axis=1)
     prior = np.sum(0.5 * wishart_gamma ** 2 * (_prior3 + _prior6) - wishart_m * sum_qs)
     # line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
-    prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - log_gamma_distrib(0.5 * dof, d)
+    _prior_constant7 = log_gamma_distrib(0.5 * dof, d)
     # line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     _out6 = np.sum(log_sum)
-    _out12 = -n * d * 0.5 * math.log(2 * math.pi) + _out6 - n * log_alphas + prior - k * prior_constant
-    _check_scalar(_out12, "gmm_objective")
+    _check_scalar("gmm_objective", wishart_gamma, wishart_m, n, d, k, _prior_constant7)
     # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     # backward, line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
     d_out6 = _unbroadcast(1, _out6)
@@ -319,11 +324,12 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     _prior6 = np.sum(_prior4 ** 2, axis=1)
     prior = np.sum(0.5 * wishart_gamma ** 2 * (_prior3 + _prior6) - wishart_m * sum_qs)
     # line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
-    prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - log_gamma_distrib(0.5 * dof, d)
+    _prior_constant7 = log_gamma_distrib(0.5 * dof, d)
+    prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - _prior_constant7
     # line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     _out6 = np.sum(log_sum)
     _out12 = -n * d * 0.5 * math.log(2 * math.pi) + _out6 - n * log_alphas + prior - k * prior_constant
-    _check_scalar(_out12, "gmm_objective")
+    _check_scalar("gmm_objective", wishart_gamma, wishart_m, n, d, k, _prior_constant7)
     # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     # backward, line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
     d_out6 = _unbroadcast(1, _out6)

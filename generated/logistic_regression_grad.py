@@ -6,7 +6,7 @@ import numpy as np
 
 # g was computed for a value broadcast to shape(g); sum it back to shape(x).
 def _unbroadcast(g, x):
-    if type(g) in (float, int) and type(x) in (float, int):
+    if type(x) is float and type(g) is float:
         return g
     return _unbroadcast_to(g, x.shape if hasattr(x, "shape") else np.shape(x))
 

@@ -6,7 +6,7 @@ import numpy as np
 
 # g was computed for a value broadcast to shape(g); sum it back to shape(x).
 def _unbroadcast(g, x):
-    if type(g) in (float, int) and type(x) in (float, int):
+    if type(x) is float and type(g) is float:
         return g
     return _unbroadcast_to(g, x.shape if hasattr(x, "shape") else np.shape(x))
 
@@ -24,11 +24,17 @@ def _unbroadcast_to(g, shape):
     return np.reshape(g, shape)
 
 
-# a gradient is defined for a scalar result only.
-def _check_scalar(value, function):
-    if getattr(value, "ndim", 0) != 0:
-        raise ValueError(f"{function} returned an array of shape {np.shape(value)}; a gradient "
-                         "needs a scalar result (use s2s.vjp or s2s.jacobian)")
+# a gradient is defined for a scalar result only: the result broadcasts `values`.
+def _check_scalar(function, *values):
+    for v in values:
+        if type(v) is not float and type(v) is not int:
+            break
+    else:
+        return
+    if np.broadcast(*values).ndim != 0:
+        raise ValueError(f"{function} returned an array of shape "
+                         f"{np.broadcast(*values).shape}; a gradient needs a scalar result "
+                         "(use s2s.vjp or s2s.jacobian)")
 
 
 def final_energy_grad(damping, stiffness, drive, theta0=1.0, omega0=0.0, dt=0.01, steps=500):
@@ -56,8 +62,7 @@ def final_energy_grad(damping, stiffness, drive, theta0=1.0, omega0=0.0, dt=0.01
         omega = omega_1
     # line 19: return 0.5 * omega ** 2 + stiffness * (1.0 - np.cos(theta))
     _out2 = np.cos(theta)
-    _out5 = 0.5 * omega ** 2 + stiffness * (1.0 - _out2)
-    _check_scalar(_out5, "final_energy")
+    _check_scalar("final_energy", omega, theta, stiffness)
     # backward, line 19: return 0.5 * omega ** 2 + stiffness * (1.0 - np.cos(theta))
     domega = _unbroadcast(omega, omega)
     dtheta = _unbroadcast(stiffness * np.sin(theta), theta)
@@ -119,7 +124,7 @@ def final_energy_value_and_grad(damping, stiffness, drive, theta0=1.0, omega0=0.
     _out2 = np.cos(theta)
     _out5 = 0.5 * omega ** 2 + stiffness * (1.0 - _out2)
     _value0 = _out5
-    _check_scalar(_out5, "final_energy")
+    _check_scalar("final_energy", omega, theta, stiffness)
     # backward, line 19: return 0.5 * omega ** 2 + stiffness * (1.0 - np.cos(theta))
     domega = _unbroadcast(omega, omega)
     dtheta = _unbroadcast(stiffness * np.sin(theta), theta)

@@ -450,8 +450,10 @@ class _Reverse:
             self.set_adj(out.name, seed)
             if self.kind in ("grad", "value_and_grad") and self.base.get(out.name, {out.name}):
                 # not provably a scalar: refuse arrays instead of differentiating their sum
-                forward.append(Line((), f'_check_scalar({out.name}, "{self.func.name}")',
-                                    frozenset({out.name})))
+                # (from the values the result is a broadcast of: it need not be computed)
+                atoms = self.like(out.name)
+                forward.append(Line((), f'_check_scalar("{self.func.name}", {", ".join(atoms)})',
+                                    frozenset(atoms)))
         self.reverse_block(self.func.body[:-1])
         grads = []
         for w in self.wrt:

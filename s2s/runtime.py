@@ -11,7 +11,7 @@ import numpy as np
 
 # g was computed for a value broadcast to shape(g); sum it back to shape(x).
 def _unbroadcast(g, x):
-    if type(g) in (float, int) and type(x) in (float, int):
+    if type(x) is float and type(g) is float:
         return g
     return _unbroadcast_to(g, x.shape if hasattr(x, "shape") else np.shape(x))
 
@@ -211,8 +211,14 @@ def _add_tuples(a, b):
     return tuple(u + v for u, v in zip(a, b))
 
 
-# a gradient is defined for a scalar result only.
-def _check_scalar(value, function):
-    if getattr(value, "ndim", 0) != 0:
-        raise ValueError(f"{function} returned an array of shape {np.shape(value)}; a gradient "
-                         "needs a scalar result (use s2s.vjp or s2s.jacobian)")
+# a gradient is defined for a scalar result only: the result broadcasts `values`.
+def _check_scalar(function, *values):
+    for v in values:
+        if type(v) is not float and type(v) is not int:
+            break
+    else:
+        return
+    if np.broadcast(*values).ndim != 0:
+        raise ValueError(f"{function} returned an array of shape "
+                         f"{np.broadcast(*values).shape}; a gradient needs a scalar result "
+                         "(use s2s.vjp or s2s.jacobian)")
