@@ -36,7 +36,7 @@ from .rules.nondiff import STACK_OPS
 from .rules.structural import Multi, Scalar
 from .simplify import common_factors, cse, in_forward_values, into_where
 from .simplify import _substitute as substitute
-from .symbolic import const_to_sympy, statement_to_sympy, symbol, to_code
+from .symbolic import statement_to_sympy, symbol, to_code
 
 CLUSTER_MAX_STATEMENTS = 16
 CLUSTER_MAX_OPS = 150
@@ -543,15 +543,8 @@ class _Reverse:
     def stack(self, loop, name):
         key = (id(loop), name)
         if key not in self.stacks:
-            self.stacks[key] = self.names.claim(self._free(f"_{name}_stack"))
+            self.stacks[key] = self.names.claim(_free_in(self.names, f"_{name}_stack"))
         return self.stacks[key]
-
-    def _free(self, base):
-        name, n = base, 0
-        while not self.names.is_free(name):
-            n += 1
-            name = f"{base}{n}"
-        return name
 
     def counter(self, loop):
         if id(loop) not in self.counters:

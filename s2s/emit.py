@@ -408,7 +408,7 @@ def _function(d: Derivative, constants):
             raise UnsupportedSyntaxError(
                 f"the name {name!r} means different values in {d.func.name} and a "
                 "function it calls", d.func.filename, d.func.lineno, 0, None,
-                f"rename one of them; s2s puts the derivatives of both in one module.")
+                "rename one of them; s2s puts the derivatives of both in one module.")
         constants[name] = value
     sig = signature(d, constants)
     body = body_statements(d)

@@ -20,8 +20,8 @@ import sympy as sp
 
 from .derive import (Derivative, Session, _code, _free_in, _key, _Reverse, _var_names,
                      code_reads)
-from .errors import InternalError, NoRuleError
-from .ir import Assign, Block, Const, If, Line, Loop, Var, static_code, walk
+from .errors import NoRuleError
+from .ir import Assign, Block, Const, If, Line, Loop, Var, static_code
 from .rules import ELEMENTWISE, kind_of
 from .rules.nondiff import STACK_OPS
 from .rules.structural import HELPER_SUMS, HELPER_TANGENTS, TANGENTS

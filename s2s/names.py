@@ -51,15 +51,11 @@ class NameTable:
                 self._counters[("t", base)] = n
                 return self.claim(name)
 
-    def derived(self, name, prefix="d", suffix=""):
+    def derived(self, name, prefix="d"):
         """A name derived from `name`: dx for x, d_h0 for _h0; counted if taken."""
-        if suffix:
-            base = f"{name}{suffix}"
-        else:
-            base = f"{prefix}{name}" if not name.startswith("_") else f"{prefix}{name}"
-        candidate = base
-        n = 0
+        base = f"{prefix}{name}"
+        candidate, n = base, 0
         while not self.is_free(candidate):
             n += 1
-            candidate = f"{base}_{n}" if not base.endswith(tuple("0123456789")) else f"{base}x{n}"
+            candidate = f"{base}_{n}" if not base[-1].isdigit() else f"{base}x{n}"
         return self.claim(candidate)

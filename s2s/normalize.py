@@ -30,7 +30,6 @@ import numbers
 
 import numpy as np
 
-from .errors import UnsupportedSyntaxError
 from .frontend import Parsed, display_name, lookup, parse
 from .ir import Assign, Carry, Const, Function, If, Loop, Phi, Return, Var, rename_all
 from .names import NameTable
@@ -963,7 +962,6 @@ def _defined_in(stmts):
 def _coalesce_phis(then_list, else_list, phis):
     """Give a phi's target the name of the values merged when they are defined in the
     branches just for it: `if c: y = a else: y = b` keeps one name, no copies."""
-    from .ir import walk
     then_defs, else_defs = _defined_in(then_list), _defined_in(else_list)
     uses = {}
     for p in phis:

@@ -9,14 +9,12 @@
   rewrites ``log1p``/``expm1`` or cancels ``log(exp(x))``.  Work is bounded by
   expression size (``MAX_OPS``), never by wall time, so output stays deterministic.
 - ``cse``: SymPy's CSE in canonical order with temporaries named by a NameTable.
-- ``dead_code``: backward liveness over straight-line ``Line``/``Assign`` lists.
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from .ir import Assign, Line, reads
 
 MAX_OPS = 80  # above this many operations, skip the inversion search
 
@@ -130,21 +128,3 @@ def cse(exprs, names):
             yield sp.Symbol(names.temp("t"), real=True)
     replacements, reduced = sp.cse(exprs, symbols=temporaries(), order="canonical")
     return replacements, reduced
-
-
-def dead_code(statements, outputs):
-    """Drop statements (Assign or Line) whose results nothing in `outputs` needs."""
-    live = set(outputs)
-    kept = []
-    for stmt in reversed(statements):
-        targets = stmt.targets if isinstance(stmt, Line) else (stmt.target,)
-        if isinstance(stmt, Line) and not stmt.targets:
-            needed = True
-        else:
-            needed = any(t in live for t in targets)
-        if not needed:
-            continue
-        live.difference_update(targets)
-        live.update(stmt.reads if isinstance(stmt, Line) else reads(stmt))
-        kept.append(stmt)
-    return kept[::-1]

@@ -77,6 +77,24 @@ def test_quick_selection_and_only():
     assert "gmm_d20_k50" not in quick and {"gmm_d2_k5", "gmm_d10_k25", "rnn"} <= quick
     assert [w.name for w in workloads.select("gmm")] == ["gmm_d2_k5", "gmm_d10_k25", "gmm_d20_k50"]
     assert [w.name for w in workloads.select("rnn")] == ["rnn"]
+    assert [w.name for w in workloads.select("hessian")] == ["rosenbrock_nd_hessian"]
+    assert "rosenbrock_nd_hessian" in quick
+
+
+@pytest.mark.parametrize("workload", [pytest.param(w, id=w.name) for w in workloads.HESSIANS])
+def test_hand_written_hessian_matches_differences_and_s2s(workload, eps=1e-6):
+    (x,) = workload.make("test")
+    (hessian,) = workload.hand(x)
+    assert hessian.shape == x.shape + x.shape
+    g = s2s.grad(workload.func)
+    # column j: central differences of s2s's gradient (itself checked in its own test)
+    numeric = np.stack([(g(x + eps * e) - g(x - eps * e)) / (2 * eps)
+                        for e in np.eye(x.size)], axis=-1)
+    np.testing.assert_allclose(hessian, numeric, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(s2s.hessian(workload.func, wrt=workload.wrt[0])(x), hessian,
+                               rtol=1e-9, atol=1e-9)
+    if workload.func is workloads.rosenbrock_nd:  # rosenbrock_chain, with slices
+        np.testing.assert_allclose(g(x), workloads.rosenbrock_chain_hand(x)[0], rtol=1e-12)
 
 
 def test_scaling_generator_is_differentiable(tmp_path):

@@ -1,7 +1,6 @@
 """The command line end to end, through subprocesses: exit codes, files written,
 --check, refusing to overwrite, atomicity, standalone modules, graphs."""
 
-import os
 import re
 import subprocess
 import sys
