@@ -2,7 +2,8 @@
 
     python bench/run.py [--quick] [--only NAME]     # writes bench/RESULTS.md, bench/results.png
 
-workloads.py  the functions, their hand-written gradients and their arguments
+workloads.py  the functions, their hand-written gradients (a Hessian for the Hessian
+              row) and their arguments
 peers.py      the same functions for JAX, PyTorch, HIPS autograd and tangent-ad
 scaling.py    generated straight-line and loop functions for compile-time scaling
 timing.py     round-robin timer and tracemalloc peaks

@@ -9,6 +9,10 @@ A Candidate separates what is timed from what is not: ``prepare`` turns the NumP
 arguments into the peer's own (device arrays, leaf tensors; untimed), ``run`` computes
 the gradient from them and waits for the result (timed), ``to_numpy`` converts it back
 for the correctness check against the hand-written gradient (untimed).
+
+Hessian rows (``workload.kind == "hessian"``) have their own candidates: ``jax.hessian``
+(and ``jax.jit`` of it) and ``torch.autograd.functional.hessian``; autograd and tangent
+are skipped there.
 """
 
 from __future__ import annotations
@@ -107,9 +111,12 @@ def numpy_like(xp):
             h = xp.tanh(W @ h + U @ xs[t] + b)
         return xp.sum(h ** 2)
 
+    def rosenbrock_nd(x):
+        return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
     return {"rosenbrock": rosenbrock, "rosenbrock_chain": rosenbrock_chain,
             "logistic": logistic, "mlp": mlp, "gmm": gmm, "elementwise": elementwise,
-            "rnn": rnn}
+            "rnn": rnn, "hessian": rosenbrock_nd}
 
 
 # --- PyTorch ----------------------------------------------------------------------------
@@ -171,9 +178,12 @@ def torch_functions(torch):
             h = torch.tanh(W @ h + U @ xs[t] + b)
         return torch.sum(h ** 2)
 
+    def rosenbrock_nd(x):
+        return torch.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
     return {"rosenbrock": rosenbrock, "rosenbrock_chain": rosenbrock_chain,
             "logistic": logistic, "mlp": mlp, "gmm": gmm, "elementwise": elementwise,
-            "rnn": rnn}
+            "rnn": rnn, "hessian": rosenbrock_nd}
 
 
 # --- builders ---------------------------------------------------------------------------
@@ -204,7 +214,12 @@ def _float_tuple(grads, like):
 
 
 def build(peer, workload):
-    """A Candidate computing `workload`'s gradient with `peer`, or raise Skip."""
+    """A Candidate computing `workload`'s gradient (its Hessian for kind "hessian")
+    with `peer`, or raise Skip."""
+    if workload.kind == "hessian":
+        if peer not in _HESSIAN_BUILDERS:
+            raise Skip("not a candidate on the Hessian row")
+        return _HESSIAN_BUILDERS[peer](workload)
     return _BUILDERS[peer](workload)
 
 
@@ -307,6 +322,46 @@ def _tangent(workload):
 
 _BUILDERS = {"jax": lambda w: _jax(w, False), "jax.jit": lambda w: _jax(w, True),
              "torch": _torch, "autograd": _autograd, "tangent": _tangent}
+
+
+# --- Hessian rows: the full Hessian with respect to the one argument in wrt -------------
+
+def _jax_hessian(workload, jit):
+    jax = _import("jax")
+    import jax.numpy as jnp
+    (argnum,) = positions(workload)
+    h = jax.hessian(numpy_like(jnp)[workload.family], argnums=argnum)  # jacfwd(jacrev)
+    if jit:
+        h = jax.jit(h)
+
+    def prepare(args):
+        return tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+
+    def run(*args):
+        return jax.block_until_ready(h(*args))
+
+    return Candidate("jax.jit" if jit else "jax", prepare, run, lambda H: (np.asarray(H),))
+
+
+def _torch_hessian(workload):
+    torch = _import("torch")
+    f = torch_functions(torch)[workload.family]
+    (i,) = positions(workload)
+
+    def prepare(args):
+        return tuple(torch.from_numpy(a.copy()) if isinstance(a, np.ndarray) else a
+                     for a in args)
+
+    def run(*args):
+        # default (vectorize=False): one reverse-over-reverse sweep per input element
+        return torch.autograd.functional.hessian(
+            lambda x: f(*args[:i], x, *args[i + 1:]), args[i])
+
+    return Candidate("torch", prepare, run, lambda H: (H.detach().numpy(),))
+
+
+_HESSIAN_BUILDERS = {"jax": lambda w: _jax_hessian(w, False),
+                     "jax.jit": lambda w: _jax_hessian(w, True), "torch": _torch_hessian}
 
 
 def versions():

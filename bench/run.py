@@ -3,6 +3,7 @@
     python bench/run.py              # everything, full sizes
     python bench/run.py --quick      # small sizes, under two minutes on 2 cores
     python bench/run.py --only gmm   # one workload (name or family), or --only scaling
+    python bench/run.py --only hessian  # the Hessian row alone
 
 For each workload: every candidate's gradient is checked against the hand-written one
 (a mismatch is printed loudly and marked in RESULTS.md), then the function, s2s's
@@ -10,6 +11,10 @@ gradient, the hand-written gradient and each peer are timed round-robin (see
 timing.py); ratios are taken per round and medianed.  Also: s2s's cold compile time,
 the cached-call overhead of ``s2s.grad(f, wrt)(...)`` on a tiny input, and tracemalloc
 peaks of the function and both NumPy gradients.
+
+The Hessian row (workloads.HESSIANS, ``--only hessian``) runs the same way with Hessians
+in place of gradients: ``s2s.hessian(f, wrt)`` (forward mode over the generated
+gradient) against a hand-written NumPy Hessian, ``jax.hessian`` and PyTorch's.
 """
 
 from __future__ import annotations
@@ -97,6 +102,23 @@ def compare(grads, reference):
 
 # --- s2s compile time and cached-call overhead -----------------------------------------
 
+def derivative(workload, func=None):
+    """s2s's compiled derivative of `workload`: its gradient, or its Hessian."""
+    func = workload.func if func is None else func
+    if workload.kind == "hessian":
+        return s2s.hessian(func, wrt=workload.wrt[0])
+    return s2s.grad(func, wrt=workload.wrt)
+
+
+def api_name(workload):
+    return "s2s.hessian" if workload.kind == "hessian" else "s2s.grad"
+
+
+def as_tuple(workload, result):
+    """s2s's result in the hand-written derivative's form: a tuple."""
+    return (result,) if workload.kind == "hessian" else result
+
+
 def fresh_workload_function(workload):
     """workload.func from a new import of bench/workloads.py (a new function object)."""
     name = f"bench_workloads_fresh_{next(_fresh)}"
@@ -114,23 +136,23 @@ def cold_compile(workload, repeats):
         f = fresh_workload_function(workload)
         clear_cache()
         start = time.perf_counter()
-        s2s.grad(f, wrt=workload.wrt)
+        derivative(workload, f)
         times.append(time.perf_counter() - start)
     return times
 
 
 def cached_call_overhead(workload, g, rounds, target):
     tiny = workload.make("test")
-    f, wrt = workload.func, workload.wrt
     raw = getattr(g, "__wrapped__", g)  # the generated function itself
     times = timing.round_robin({
-        "grad(f, wrt)": lambda: s2s.grad(f, wrt=wrt),
-        "grad(f, wrt)(...)": lambda: s2s.grad(f, wrt=wrt)(*tiny),
+        "grad(f, wrt)": lambda: derivative(workload),
+        "grad(f, wrt)(...)": lambda: derivative(workload)(*tiny),
         "g(...)": lambda: g(*tiny),
         "g.__wrapped__(...)": lambda: raw(*tiny),
     }, rounds, target)
     return {"lookup": timing.difference(times, "grad(f, wrt)(...)", "g(...)"),
-            "wrapper": timing.difference(times, "g(...)", "g.__wrapped__(...)"),
+            "wrapper": timing.difference(times, "g(...)", "g.__wrapped__(...)")
+            if raw is not g else None,  # s2s.hessian's result has no __wrapped__
             "lookup alone": timing.median(times["grad(f, wrt)"]),
             "call": timing.median(times["g(...)"])}
 
@@ -145,14 +167,14 @@ def bench_workload(workload, size, rounds, target, peer_names):
 
     compile_times = cold_compile(workload, 3)
     result["compile"] = compile_times
-    g = s2s.grad(workload.func, wrt=workload.wrt)
+    g = derivative(workload)
     result["source_lines"] = g.source.count("\n")
     say(f"   s2s cold compile {fmt_time(statistics.median(compile_times))}")
 
     reference = tuple(workload.hand(*args))
     candidates = {"function": lambda: workload.func(*args),
                   "hand-written": lambda: workload.hand(*args)}
-    problem = compare(g(*args), reference)
+    problem = compare(as_tuple(workload, g(*args)), reference)
     if problem:
         loud(f"MISMATCH {workload.name}: s2s vs hand-written: {problem}")
         result["mismatch"]["s2s"] = problem
@@ -288,7 +310,8 @@ def write_markdown(path, env, results, scaling_results, options, chart_note, fai
              "- peers are timed from their own inputs (JAX device arrays, leaf tensors) "
              "to a finished result (`block_until_ready`); conversion is not timed",
              "- all gradients checked against the hand-written one with "
-             f"`np.allclose(rtol={RTOL}, atol={ATOL})` before timing", ""]
+             f"`np.allclose(rtol={RTOL}, atol={ATOL})` before timing (the Hessian row's "
+             "Hessians against the hand-written Hessian)", ""]
     if chart_note:
         lines += [chart_note, ""]
     for name, message in failures:
@@ -301,7 +324,12 @@ def write_markdown(path, env, results, scaling_results, options, chart_note, fai
                   "overhead is the median per-round difference between `s2s.grad(f, wrt)(...)` "
                   "and calling the compiled gradient on the test-size input (noisy when that "
                   "call is long), with the time of `s2s.grad(f, wrt)` alone in parentheses; "
-                  "memory is the tracemalloc peak of a gradient over the function's.", "",
+                  "memory is the tracemalloc peak of a gradient over the function's."
+                  + (" **Hessian rows** (kind \"hessian\") time the full Hessian "
+                     "instead: `s2s.hessian(f, wrt)` against a hand-written NumPy Hessian, "
+                     "`jax.hessian` and `torch.autograd.functional.hessian`; their "
+                     "compile, overhead and memory are those of `s2s.hessian`."
+                     if any(r["workload"].kind == "hessian" for r in results) else ""), "",
                   "| workload | size | s2s/hand | s2s/function | "
                   + " | ".join(f"s2s/{p}" for p in peer_names)
                   + " | compile | cached-call overhead (lookup alone) | memory s2s/function | memory hand/function |",
@@ -319,15 +347,30 @@ def write_markdown(path, env, results, scaling_results, options, chart_note, fai
                       f"{fmt_time(r['overhead']['lookup'])} ({fmt_time(r['overhead']['lookup alone'])})",
                       fmt_ratio(mem["s2s"] / max(mem["function"], 1)),
                       fmt_ratio(mem["hand-written"] / max(mem["function"], 1))]
+            if w.kind == "hessian":
+                cells[0] += " (**Hessian**)"
             if r["mismatch"]:
                 cells[0] += " **MISMATCH**"
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     for r in results:
         w, rows = r["workload"], r["rows"]
-        lines += [f"## {w.name}: {w.describe(r['size'])}", "",
-                  f"`{w.func.__name__}` wrt {', '.join(w.wrt)}; s2s's gradient is "
-                  f"{r['source_lines']} lines of generated source.", "",
+        api, what = api_name(w), "Hessian" if w.kind == "hessian" else "gradient"
+        lines += [f"## {w.name}: {w.describe(r['size'])}", ""]
+        if w.kind == "hessian":
+            lines += [f"**Hessian row**: every candidate computes the full Hessian of "
+                      f"`{w.func.__name__}` wrt {w.wrt[0]} and is checked against a "
+                      "hand-written NumPy Hessian (`np.diag` of its three diagonals). "
+                      "s2s: `s2s.hessian(f, wrt)`, forward mode over the generated "
+                      "gradient, one sweep per input element; jax: `jax.hessian` "
+                      "(jacfwd over jacrev), unjitted and under `jax.jit`; torch: "
+                      "`torch.autograd.functional.hessian` (default, one backward of the "
+                      "gradient per input element). The forward-over-reverse code s2s "
+                      f"runs is {r['source_lines']} lines of generated source.", ""]
+        else:
+            lines += [f"`{w.func.__name__}` wrt {', '.join(w.wrt)}; s2s's gradient is "
+                      f"{r['source_lines']} lines of generated source.", ""]
+        lines += [
                   "| candidate | median time | time / hand-written | s2s / candidate | check |",
                   "|---|---|---|---|---|"]
         for name, row in rows.items():
@@ -341,12 +384,14 @@ def write_markdown(path, env, results, scaling_results, options, chart_note, fai
         lines += ["",
                   f"- s2s cold compile: median {fmt_time(statistics.median(c))} of "
                   f"{len(c)} ({', '.join(fmt_time(t) for t in c)})",
-                  f"- cached-call overhead on the test-size input: `s2s.grad(f, wrt)(...)` "
-                  f"costs {fmt_time(o['lookup'])} more than calling the compiled gradient "
-                  f"(itself {fmt_time(o['call'])}, of which the GeneratedFunction wrapper "
-                  f"{fmt_time(o['wrapper'])}); `s2s.grad(f, wrt)` alone takes "
+                  f"- cached-call overhead on the test-size input: `{api}(f, wrt)(...)` "
+                  f"costs {fmt_time(o['lookup'])} more than calling the compiled {what} "
+                  f"(itself {fmt_time(o['call'])}"
+                  + (f", of which the GeneratedFunction wrapper {fmt_time(o['wrapper'])}"
+                     if o["wrapper"] is not None else "")
+                  + f"); `{api}(f, wrt)` alone takes "
                   f"{fmt_time(o['lookup alone'])}",
-                  f"- tracemalloc peak: function {fmt_bytes(m['function'])}, s2s gradient "
+                  f"- tracemalloc peak: function {fmt_bytes(m['function'])}, s2s {what} "
                   f"{fmt_bytes(m['s2s'])} ({fmt_ratio(m['s2s'] / max(m['function'], 1))}), "
                   f"hand-written {fmt_bytes(m['hand-written'])} "
                   f"({fmt_ratio(m['hand-written'] / max(m['function'], 1))})", ""]
@@ -390,7 +435,9 @@ def write_chart(path, results):
     ax.set_yscale("log")
     ax.set_xticks(range(len(results)))
     ax.set_xticklabels([r["workload"].name for r in results], rotation=30, ha="right")
-    ax.set_ylabel("time / hand-written NumPy gradient (log)")
+    ax.set_ylabel("time / hand-written NumPy gradient (log)"
+                  + ("\n(Hessian rows: / hand-written Hessian)"
+                     if any(r["workload"].kind == "hessian" for r in results) else ""))
     ax.set_title("Gradient time relative to the hand-written NumPy gradient")
     ax.legend(fontsize="small", ncol=2)
     fig.tight_layout()
@@ -416,8 +463,8 @@ def main(argv=None):
     chosen = [] if options.only == "scaling" else workloads.select(options.only, options.quick)
     if options.only not in (None, "scaling") and not chosen:
         parser.error(f"no workload named {options.only!r}; choose from "
-                     + ", ".join(sorted({w.name for w in workloads.WORKLOADS}
-                                        | {w.family for w in workloads.WORKLOADS}))
+                     + ", ".join(sorted({w.name for w in workloads.select()}
+                                        | {w.family for w in workloads.select()}))
                      + ", scaling")
     size = "quick" if options.quick else "full"
     start = time.perf_counter()

@@ -2,6 +2,10 @@
 gradient a careful engineer would write by hand in NumPy (same tuple of gradients as
 ``s2s.grad(func, wrt=WRT)``), and ``make(size)`` giving its arguments.
 
+HESSIANS holds the Hessian rows (kind "hessian"): there ``hand`` is a hand-written
+Hessian, ``(H,)`` with ``H.shape == x.shape + x.shape``, and the candidates compute the
+full Hessian (``s2s.hessian(func, wrt=WRT[0])``, ``jax.hessian``, ...).
+
 Sizes: "test" (tiny, for tests/test_bench_gradients.py), "quick" (``run.py --quick``)
 and "full".  Every ``make`` is deterministic (seeded).
 """
@@ -21,10 +25,12 @@ class Workload:
     family: str                    # the peer implementations are per family
     func: Callable                 # the function s2s differentiates
     hand: Callable                 # hand-written gradient: tuple, one entry per wrt
+                                   # (kind "hessian": the Hessian, as a 1-tuple)
     wrt: tuple                     # argument names
     make: Callable[[str], tuple]   # size -> positional arguments
     describe: Callable[[str], str]  # size -> a short description of the arguments
     quick: bool = True             # part of run.py --quick
+    kind: str = "grad"             # "grad", or "hessian" (one wrt; full Hessian)
 
 
 # --- 1. Rosenbrock ------------------------------------------------------------------
@@ -188,6 +194,24 @@ def rnn_loss_hand(W, U, b, h, xs):
     return dz.T @ hs[:-1], dz.T @ xs, np.sum(dz, axis=0)
 
 
+# --- 7. Hessian row: chained Rosenbrock with vector slices ------------------------------
+
+def rosenbrock_nd(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def rosenbrock_nd_hessian(x):
+    """f = sum_i 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2, i = 0..n-2: tridiagonal.
+    d2f/dx[i]^2 = 1200 x[i]^2 - 400 x[i+1] + 2 (i <= n-2, term i) + 200 (i >= 1, term
+    i-1); d2f/dx[i]dx[i+1] = -400 x[i]."""
+    head, tail = x[:-1], x[1:]
+    diagonal = np.zeros_like(x)
+    diagonal[:-1] = 1200.0 * head * head - 400.0 * tail + 2.0
+    diagonal[1:] += 200.0
+    off = -400.0 * head
+    return (np.diag(diagonal) + np.diag(off, 1) + np.diag(off, -1),)
+
+
 # --- arguments -----------------------------------------------------------------------
 
 def _rng(name):
@@ -200,6 +224,13 @@ def _rosenbrock_args(size):
 
 def _chain_args(size):
     return (_rng("chain").uniform(-1.5, 1.5, 10),)
+
+
+_HESSIAN_N = {"test": 6, "quick": 30, "full": 100}
+
+
+def _hessian_args(size):
+    return (_rng("hessian").uniform(-1.5, 1.5, _HESSIAN_N[size]),)
 
 
 _LOGISTIC = {"test": (50, 4), "quick": (2000, 50), "full": (10_000, 100)}
@@ -290,12 +321,19 @@ WORKLOADS = [
              lambda size: "T={} H={} input {}".format(*_RNN[size])),
 ]
 
-BY_NAME = {w.name: w for w in WORKLOADS}
+# Hessian rows: not gradients, so kept apart from WORKLOADS (whose tests check gradients)
+HESSIANS = [
+    Workload("rosenbrock_nd_hessian", "hessian", rosenbrock_nd, rosenbrock_nd_hessian, ("x",),
+             _hessian_args, lambda size: "Hessian, n={0} ({0}x{0})".format(_HESSIAN_N[size]),
+             kind="hessian"),
+]
+
+BY_NAME = {w.name: w for w in WORKLOADS + HESSIANS}
 
 
 def select(only=None, quick=False):
     """Workloads to run: all (or the quick ones), or those whose name or family is `only`."""
-    chosen = [w for w in WORKLOADS if only in (None, w.name, w.family)]
+    chosen = [w for w in WORKLOADS + HESSIANS if only in (None, w.name, w.family)]
     if only is None and quick:
         chosen = [w for w in chosen if w.quick]
     return chosen

@@ -198,14 +198,20 @@ def jacobian(func, wrt=0, mode="auto"):
     with fewer sweeps (input size against output size)."""
     if mode not in ("auto", "reverse", "forward"):
         raise ValueError(f"mode={mode!r}: use 'auto', 'reverse' or 'forward'")
-    return _Jacobian(func, wrt, "jacobian", mode)
+    return _cached(func, wrt, "jacobian", mode, lambda: _Jacobian(func, wrt, "jacobian", mode))
+
+
+def _cached(func, wrt, kind, mode, build):
+    target = getattr(func, "__s2s_function__", func)
+    key = (tuple(wrt) if isinstance(wrt, list) else wrt, kind, mode)
+    return memoised(target, key, build)
 
 
 def jvp(func, wrt=0):
     """Forward mode: ``(args..., tangent) -> (value, directional derivative)``; the
     generated code carries a tangent ``x_dot`` beside each value.  For a tuple `wrt`,
     `tangent` is a tuple of tangents."""
-    return _Jacobian(func, wrt, "jvp", "forward")
+    return _cached(func, wrt, "jvp", "forward", lambda: _Jacobian(func, wrt, "jvp", "forward"))
 
 
 def _gradient_function(func, wrt):
@@ -220,19 +226,23 @@ def _gradient_function(func, wrt):
 def hessian(func, wrt=0):
     """``in.shape + in.shape`` second derivatives: forward mode applied to the
     generated gradient (forward over reverse), one sweep per input element."""
-    g, name = _gradient_function(func, wrt)
-    return _Jacobian(g, name, "hessian", "forward")
+    def build():
+        g, name = _gradient_function(func, wrt)
+        return _Jacobian(g, name, "hessian", "forward")
+    return _cached(func, wrt, "hessian", "forward", build)
 
 
 def hvp(func, wrt=0):
     """``(args..., v) -> H @ v`` without forming H: forward mode over the gradient."""
-    g, name = _gradient_function(func, wrt)
-    jvp_of_grad = _Jacobian(g, name, "jvp", "forward")
+    def build():
+        g, name = _gradient_function(func, wrt)
+        jvp_of_grad = _Jacobian(g, name, "jvp", "forward")
 
-    def product(*args, **kwargs):
-        return jvp_of_grad(*args, **kwargs)[1]
-    product.source = jvp_of_grad.source
-    return product
+        def product(*args, **kwargs):
+            return jvp_of_grad(*args, **kwargs)[1]
+        product.source = jvp_of_grad.source
+        return product
+    return _cached(func, wrt, "hvp", "forward", build)
 
 
 class Differentiable:
