@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 
@@ -66,6 +67,10 @@ def _build(func, wrt, kind):
 def _derivative(func, wrt, kind):
     if not callable(func):
         raise TypeError(f"s2s.{kind} expects a function, got {type(func).__name__}")
+    if inspect.ismethod(func):  # obj.method: differentiate the function, pass obj along
+        shifted = tuple(w + 1 if isinstance(w, int) else w for w in wrt) \
+            if isinstance(wrt, (tuple, list)) else (wrt + 1 if isinstance(wrt, int) else wrt)
+        return functools.partial(_derivative(func.__func__, shifted, kind), func.__self__)
     target = getattr(func, "__s2s_function__", func)
     key = (wrt if not isinstance(wrt, list) else tuple(wrt), kind)
     return memoised(target, key, lambda: _build(target, wrt, kind))

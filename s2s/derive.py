@@ -32,6 +32,7 @@ from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, op
                  static_code, walk)
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
+from .normalize import ATTRIBUTES
 from .rules.nondiff import STACK_OPS
 from .rules.structural import Multi, Scalar
 from .simplify import common_factors, cse, in_forward_values, into_where
@@ -206,6 +207,13 @@ class _Reverse:
         for x in self.assigns:
             if self.kind == "jvp" and x.op in STACK_OPS:
                 continue
+            if x.op == "attr" and x.param("name") not in ATTRIBUTES and \
+                    isinstance(x.args[0], Var) and x.args[0].name in active:
+                span = x.span
+                raise UnsupportedSyntaxError(
+                    f"unsupported attribute .{x.param('name')}", span.filename, span.lineno,
+                    span.col_offset, span.line,
+                    "s2s knows .T, .shape, .ndim, .size and .dtype of arrays.")
             if any(isinstance(a, Var) and a.name in active for a in x.args) and \
                     kind_of(x) is None and self.user_callee(x) is None:
                 raise _refuse_call(x)

@@ -416,7 +416,7 @@ def _function(d: Derivative, constants):
     fn = cst.parse_statement(f"def {function_name(d)}({sig}):\n    pass\n")
     fn = fn.with_changes(body=cst.IndentedBlock(body=stmts),
                          leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
-    return fn, _code_of(body)
+    return fn, _code_of(body) + [sig]  # the signature may name constants (defaults)
 
 
 def constant_code(name, value):

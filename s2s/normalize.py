@@ -715,10 +715,9 @@ class _Normalizer:
             value = self.operand(node.value, base)
             if node.attr == "T":
                 return "np.transpose", [value], [("axes", None)]
-            if node.attr in ATTRIBUTES:
-                return "attr", [value], [("name", node.attr)]
-            raise self.error(node, f"unsupported attribute .{node.attr}",
-                             "s2s knows .T, .shape, .ndim, .size and .dtype of arrays.")
+            # any attribute of a value s2s does not differentiate (self.scale); derive
+            # refuses the ones arrays do not have on a differentiated value
+            return "attr", [value], [("name", node.attr)]
         hints = {
             "Lambda": ("a lambda", "define a function at module level."),
             "ListComp": ("a comprehension", "use array operations instead."),

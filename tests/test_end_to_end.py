@@ -1,6 +1,8 @@
 """Whole programs: the article's example, logistic regression, a tanh MLP with
 softmax cross-entropy, and the statement forms of the supported subset."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -161,3 +163,42 @@ def test_gradient_of_an_array_valued_function_is_refused(tmp_path):
         s2s.grad(f, wrt=1)(np.ones((3, 2)), np.ones(2))
     g = load(tmp_path, "def g(x):\n    return np.sum(x ** 2)\n", "g")
     assert "np.ndim" not in s2s.grad(g).source  # provably scalar: no check
+
+
+def test_keyword_only_array_defaults_closures_and_methods(tmp_path):
+    f = load(tmp_path, """
+        def kwonly(x, *, scale=2.0, bias=np.zeros(3)):
+            return np.sum((x * scale + bias) ** 2)
+
+        def make(c):
+            def inner(x):
+                return np.sum(np.sin(x * c))
+            return inner
+
+        class Scaled:
+            def __init__(self, scale):
+                self.scale = scale
+
+            def loss(self, x):
+                return np.sum(np.sin(x) * self.scale)
+    """, "kwonly")
+    module = sys.modules[f.__module__]
+    x = np.array([0.3, -0.5, 1.2])
+    np.testing.assert_allclose(s2s.grad(f)(x, scale=3.0), 18.0 * x)
+    np.testing.assert_allclose(s2s.grad(f, wrt="scale")(x, scale=3.0), np.sum(6.0 * x * x))
+    np.testing.assert_allclose(s2s.grad(module.make(1.5))(x), 1.5 * np.cos(1.5 * x))
+    for scale in (3.0, 2.0):  # one compiled method, each object's own attribute
+        np.testing.assert_allclose(s2s.grad(module.Scaled(scale).loss)(x), scale * np.cos(x))
+
+
+def test_loops_that_run_zero_times(tmp_path):
+    f = load(tmp_path, """
+        def f(x, n):
+            acc = x * 0.0
+            for i in range(n):
+                acc = acc + x * i
+            return np.sum(acc) + np.sum(x)
+    """)
+    x = np.array([0.3, -0.5])
+    np.testing.assert_array_equal(s2s.grad(f)(x, 0), [1.0, 1.0])
+    np.testing.assert_array_equal(s2s.grad(f)(x, 3), [4.0, 4.0])
