@@ -47,7 +47,7 @@ def _fill(value, *like):
 def _expand(dy, x, axis=None, keepdims=False):
     if axis is not None and not keepdims:
         dy = np.expand_dims(dy, axis)
-    return np.broadcast_to(dy, np.shape(x))
+    return np.broadcast_to(np.asarray(dy, dtype=np.result_type(x, dy, 1.0)), np.shape(x))
 
 
 # y = max(x, axis) -> dx = dy shared equally among the elements equal to the max.

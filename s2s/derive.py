@@ -35,7 +35,7 @@ from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .normalize import ATTRIBUTES
 from .rules.nondiff import STACK_OPS
 from .rules.structural import Multi, Scalar
-from .simplify import common_factors, cse, in_forward_values, into_where
+from .simplify import common_factors, cse, in_forward_values, into_where, numbers_only
 from .simplify import _substitute as substitute
 from .symbolic import statement_to_sympy, symbol, to_code
 
@@ -850,6 +850,9 @@ class _Reverse:
         for (leaf, _), expr in zip(contributions, reduced):
             code = to_code(expr)
             reads = _sym_reads(expr)
+            if not expr.is_Number and numbers_only(expr):  # keep the leaf's precision
+                code = f"_like({code}, {leaf})"
+                reads = reads | {leaf}
             if not self.same_shape(leaf, root.target):
                 product = self.products.get(leaf)
                 if product is not None:  # leaf = a @ b: its shape from a and b

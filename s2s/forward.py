@@ -139,8 +139,9 @@ class _Forward(_Reverse):
             expr = statement_to_sympy(x, {})
             defs = [(symbol(x.target), expr, expr)]
             terms, bases = [], set()
-            for a in x.args:
-                if isinstance(a, Var) and self.tangent.get(a.name) is not None:
+            distinct = list(dict.fromkeys(a for a in x.args if isinstance(a, Var)))
+            for a in distinct:  # d(x * x) = 2 x dx once, not once per occurrence
+                if self.tangent.get(a.name) is not None:
                     partial = sp.diff(expr, symbol(a.name))
                     if partial == 0:
                         continue

@@ -214,6 +214,8 @@ def static_code(value, subscript=False):
         parts = ["" if p is None else static_code(p) for p in (value.start, value.stop, value.step)]
         text = f"{parts[0]}:{parts[1]}" + (f":{parts[2]}" if value.step is not None else "")
         return text if subscript else f"np.s_[{text}]"
+    if isinstance(value, list):
+        return "[" + ", ".join(static_code(v) for v in value) + "]"
     if isinstance(value, tuple):
         if subscript:
             return ", ".join(static_code(v, True) for v in value) + ("," if len(value) == 1 else "")
@@ -237,6 +239,8 @@ def rename_all(stmts, renames):
             return op(v)
         if isinstance(v, tuple):
             return tuple(static(x) for x in v)
+        if isinstance(v, list):
+            return [static(x) for x in v]
         if isinstance(v, slice):
             return slice(static(v.start), static(v.stop), static(v.step))
         return v

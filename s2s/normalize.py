@@ -866,8 +866,10 @@ class _Normalizer:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and \
                 isinstance(node.operand, ast.Constant):
             return -node.operand.value
-        if isinstance(node, (ast.Tuple, ast.List)):
+        if isinstance(node, ast.Tuple):
             return tuple(self.static(e, base) for e in node.elts)
+        if isinstance(node, ast.List):  # x[[0, 2]]: an integer-array index, not a tuple
+            return [self.static(e, base) for e in node.elts]
         if isinstance(node, ast.Slice):
             parts = [None if p is None else self.static(p, base)
                      for p in (node.lower, node.upper, node.step)]

@@ -48,11 +48,16 @@ def _fill(value, *like):
     return np.broadcast_to(np.asarray(value, dtype=np.result_type(*like, value)), shape)
 
 
+# a value computed from literals only (np.where(x > 0, 1, 0.5)), in x's precision.
+def _like(value, x):
+    return np.asarray(value, dtype=np.result_type(x, 1.0))
+
+
 # y = sum(x, axis) -> dx = dy broadcast back along the summed axes.
 def _expand(dy, x, axis=None, keepdims=False):
     if axis is not None and not keepdims:
         dy = np.expand_dims(dy, axis)
-    return np.broadcast_to(dy, np.shape(x))
+    return np.broadcast_to(np.asarray(dy, dtype=np.result_type(x, dy, 1.0)), np.shape(x))
 
 
 # number of elements a reduction over `axis` combines.
@@ -182,7 +187,10 @@ def _outer_adjoint_rhs(dy, a, b):
 
 
 # y = norm(x) (2-norm, Frobenius) -> dx = dy * x / y, and 0 where y == 0 (a subgradient).
-def _norm_adjoint(dy, x, y):
+def _norm_adjoint(dy, x, y, vectors_only=False):
+    if vectors_only and np.ndim(x) != 1:
+        raise ValueError("s2s: np.linalg.norm(x, 2) of a matrix is its spectral norm, which "
+                         "s2s does not differentiate; use the Frobenius norm or write it out")
     safe = np.where(y == 0, 1.0, y)
     return np.where(y == 0, 0.0, dy * (x / safe))
 

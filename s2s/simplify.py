@@ -121,6 +121,16 @@ def into_where(expr):
     return expr
 
 
+def numbers_only(expr):
+    """Whether expr's values are all literals (its symbols only in conditions)."""
+    from .rules.elementwise import Where
+    if isinstance(expr, Where):
+        return numbers_only(expr.args[1]) and numbers_only(expr.args[2])
+    if expr.is_Atom:
+        return not expr.is_Symbol
+    return all(numbers_only(a) for a in expr.args)
+
+
 def cse(exprs, names):
     """Common subexpressions of `exprs`: ([(symbol, expr)], reduced exprs)."""
     def temporaries():

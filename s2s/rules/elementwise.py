@@ -20,6 +20,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 class Where(sp.Function):
     """np.where(c, a, b); its derivative is the derivative of the branch taken."""
     nargs = 3
+    is_real = True
 
     @classmethod
     def eval(cls, c, a, b):
@@ -42,6 +43,7 @@ def _tie(x, y):
 
 class Maximum(sp.Function):
     nargs = 2
+    is_real = True
 
     def fdiff(self, argindex=1):
         x, y = self.args
@@ -49,6 +51,7 @@ class Maximum(sp.Function):
 
 
 class Minimum(sp.Function):
+    is_real = True
     nargs = 2
 
     def fdiff(self, argindex=1):
@@ -59,6 +62,7 @@ class Minimum(sp.Function):
 class Clip(sp.Function):
     """np.clip(x, lo, hi): the gradient goes to x inside the bounds, to the bound that
     is active outside them, and half and half at a tie."""
+    is_real = True
     nargs = 3
 
     def fdiff(self, argindex=1):
@@ -75,6 +79,7 @@ class Clip(sp.Function):
 class Sign(sp.Function):
     """np.sign: derivative 0 everywhere (PyTorch's and JAX's convention)."""
     nargs = 1
+    is_real = True
 
     def fdiff(self, argindex=1):
         return sp.Integer(0)
@@ -83,6 +88,7 @@ class Sign(sp.Function):
 class Power(sp.Function):
     """x ** y with a variable exponent: d/dy is 0 at x == 0 (as JAX and PyTorch), and
     d/dx is y * x**(y - 1), which SymPy's y * x**y / x would make 0/0 at x == 0."""
+    is_real = True
     nargs = 2
 
     def fdiff(self, argindex=1):

@@ -120,6 +120,9 @@ def getitem(c):
 
 @adjoint("np.concatenate")           # the parts' adjoints are dy split along axis
 def concatenate(c):
+    if c.v("axis") is None:
+        c.refuse("cannot differentiate np.concatenate with axis=None",
+                 "flatten the parts first: np.concatenate([np.ravel(a), np.ravel(b)]).")
     parts = ", ".join(c.x(i) for i in range(c.n)) + ("," if c.n == 1 else "")
     return Multi(f"_split_adjoint({c.dy}, ({parts}), {c.p('axis')})", tuple(range(c.n)))
 
@@ -160,6 +163,8 @@ def norm(c):
         c.refuse("s2s differentiates np.linalg.norm only as the 2-norm or Frobenius norm "
                  "of the whole array",
                  "write it out: np.sqrt(np.sum(x**2, axis=...)).")
+    if c.v("ord") == 2:  # the 2-norm of a vector; of a matrix it is the spectral norm
+        return {0: f"_norm_adjoint({c.dy}, {c.x(0)}, {c.y}, vectors_only=True)"}
     return {0: f"_norm_adjoint({c.dy}, {c.x(0)}, {c.y})"}
 
 
@@ -210,7 +215,7 @@ def weighted(c):                     # y = r(x)  ->  y_dot = sum(dy/dx * x_dot) 
 # reverse).  HELPER_TANGENTS[name] = (positions the helper is linear in jointly: each
 # tangent term swaps one of them for its tangent, the product rule).
 HELPER_TANGENTS = {
-    "_unbroadcast": (0,), "_unbroadcast_to": (0,), "_unbroadcast_matmul": (0,), "_fill": (0,), "_expand": (0,), "_extremum_adjoint": (0,),
+    "_unbroadcast": (0,), "_like": (0,), "_unbroadcast_to": (0,), "_unbroadcast_matmul": (0,), "_fill": (0,), "_expand": (0,), "_extremum_adjoint": (0,),
     "_getitem_adjoint": (0,), "_split_adjoint": (0,), "_diag_adjoint": (0,),
     "_trace_adjoint": (0,), "_add_tuples": (0, 1),
     "_matmul_adjoint_lhs": (0, 2), "_matmul_adjoint_rhs": (0, 1),
