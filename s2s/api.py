@@ -144,14 +144,16 @@ class _Jacobian:
         names = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
         return dict(zip(names[-len(tangents):], tangents))
 
-    def _positions(self):
-        import inspect
+    def _values(self, args, kwargs):
+        """The values of the wrt arguments in this call (positional, keyword or default)."""
+        bound = inspect.signature(self.func).bind(*args, **kwargs)
+        bound.apply_defaults()
         params = list(inspect.signature(self.func).parameters)
         items = [self.wrt] if self.single else list(self.wrt)
-        return [i if isinstance(i, int) else params.index(i) for i in items]
+        return [bound.arguments[params[i] if isinstance(i, int) else i] for i in items]
 
     def columns(self, args, kwargs):
-        xs = [np.asarray(args[i]) for i in self._positions()]
+        xs = [np.asarray(v) for v in self._values(args, kwargs)]
         blocks = []
         out = None
         for k, x in enumerate(xs):
@@ -186,7 +188,7 @@ class _Jacobian:
             return self.jvp(*args, **kwargs, **self._tangent_kwargs(tangents))
         mode = self.mode
         if mode == "auto":
-            n_in = sum(np.size(args[i]) for i in self._positions())
+            n_in = sum(np.size(v) for v in self._values(args, kwargs))
             n_out = np.size(self.func(*args, **kwargs))
             mode = "forward" if n_in <= n_out else "reverse"
         _, jac = (self.columns if mode == "forward" else self.rows)(args, kwargs)
@@ -346,7 +348,7 @@ def show(func, wrt=0):
 def graph(func, wrt=0, format="mermaid", adjoint=False):
     """The expression graph of `func` (or, with `adjoint`, of its gradient's reverse
     sweep) as Mermaid or Graphviz DOT text."""
-    from .graph import render_graph
+    from .graphs import render_graph
     func = getattr(func, "__s2s_function__", func)
     ir = to_ir(func)
     derivative = None

@@ -34,7 +34,7 @@ from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .normalize import ATTRIBUTES
 from .rules.nondiff import STACK_OPS
-from .rules.structural import Multi, Scalar
+from .rules.structural import HELPER_TANGENTS, Multi, Scalar
 from .simplify import common_factors, cse, in_forward_values, into_where, numbers_only
 from .simplify import _substitute as substitute
 from .symbolic import statement_to_sympy, symbol, to_code
@@ -121,6 +121,19 @@ class _Context:
 
 def _refuse_call(stmt):
     span = stmt.span
+    if stmt.op in STACK_OPS:
+        return NoRuleError(
+            "cannot take reverse mode of a gradient that saves loop values on a stack",
+            span.filename, span.lineno, span.col_offset, span.line,
+            "for second derivatives use s2s.hessian or s2s.hvp (forward mode over the "
+            "gradient), which follow the stack.")
+    if stmt.op == "call" and stmt.param("func") in HELPERS:
+        return NoRuleError(
+            f"no rule to differentiate s2s's own {stmt.param('func')} again",
+            span.filename, span.lineno, span.col_offset, span.line,
+            "second derivatives through np.prod, np.linalg.norm, np.var, np.std, "
+            "np.max/np.min ties and np.dot are not supported yet; forward mode over the "
+            "gradient (s2s.hessian) covers the other operations.")
     if stmt.op == "call":
         what = stmt.param("func")
         hint = (f"s2s differentiates arithmetic and the NumPy functions in its tables; "
@@ -214,6 +227,8 @@ class _Reverse:
                     f"unsupported attribute .{x.param('name')}", span.filename, span.lineno,
                     span.col_offset, span.line,
                     "s2s knows .T, .shape, .ndim, .size and .dtype of arrays.")
+            if self.kind == "jvp" and x.op == "call" and x.param("func") in HELPER_TANGENTS:
+                continue
             if any(isinstance(a, Var) and a.name in active for a in x.args) and \
                     kind_of(x) is None and self.user_callee(x) is None:
                 raise _refuse_call(x)
@@ -486,7 +501,7 @@ class _Reverse:
         for part in path[1:]:
             obj = getattr(obj, part, None)
         obj = getattr(obj, "__s2s_function__", obj)  # @s2s.differentiate
-        if not inspect.isfunction(obj):
+        if not inspect.isfunction(obj) or path[-1] in HELPERS:
             return None
         module = (getattr(obj, "__module__", "") or "").split(".")[0]
         if module in ("numpy", "math", "sympy", "scipy", "s2s"):

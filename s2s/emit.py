@@ -40,6 +40,7 @@ from .ir import Assign, Block, Line, Var, reads, static_code
 ATOM = 16
 INFIX = {"add": ("+", 10), "sub": ("-", 10), "mul": ("*", 11), "div": ("/", 11),
          "matmul": ("@", 11), "floordiv": ("//", 11), "mod": ("%", 11), "pow": ("**", 13),
+         "and": ("&", 8), "or": ("|", 6),
          "gt": (">", 5), "ge": (">=", 5), "lt": ("<", 5), "le": ("<=", 5), "eq": ("==", 5),
          "ne": ("!=", 5)}
 PREFIX = {"neg": ("-", 12), "pos": ("+", 12), "invert": ("~", 12), "not": ("not ", 4)}

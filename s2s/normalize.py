@@ -80,7 +80,8 @@ ATTRIBUTES = {"shape", "ndim", "size", "dtype", "real"}
 
 BINOPS = {ast.Add: ("add", "+"), ast.Sub: ("sub", "-"), ast.Mult: ("mul", "*"),
           ast.Div: ("div", "/"), ast.Pow: ("pow", "**"), ast.MatMult: ("matmul", "@"),
-          ast.FloorDiv: ("floordiv", "//"), ast.Mod: ("mod", "%")}
+          ast.FloorDiv: ("floordiv", "//"), ast.Mod: ("mod", "%"),
+          ast.BitAnd: ("and", "&"), ast.BitOr: ("or", "|")}
 COMPARES = {ast.Gt: "gt", ast.GtE: "ge", ast.Lt: "lt", ast.LtE: "le", ast.Eq: "eq",
             ast.NotEq: "ne"}
 NAMED_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
@@ -308,7 +309,8 @@ class _Normalizer:
         for name in list(then_env) + [n for n in else_env if n not in then_env]:
             a, b = then_env.get(name), else_env.get(name)
             if a is None or b is None:
-                if (a is None and exited[0]) or (b is None and exited[1]):
+                temporary = name.startswith("_")  # generated code: read only where set
+                if (a is None and exited[0]) or (b is None and exited[1]) or temporary:
                     # the branch that lacks it has left: the value never reaches a use
                     a, b = a or Const(None, "None"), b or Const(None, "None")
                 else:
@@ -708,6 +710,12 @@ class _Normalizer:
                         self.operand(node.comparators[0], base)], ()
         if isinstance(node, ast.Call):
             return self.call(node, base)
+        if isinstance(node, ast.Tuple) or (isinstance(node, ast.List) and node.elts):
+            # (a, b) or [1.0, 5.0] as a value: a tuple of operands
+            if any(isinstance(e, ast.Starred) for e in node.elts):
+                raise self.error(node, "cannot differentiate a starred expression",
+                                 "list the values one by one.")
+            return "tuple", [self.operand(e, base) for e in node.elts], ()
         if isinstance(node, ast.Subscript):
             value = self.operand(node.value, base)
             return "getitem", [value], [("index", self.static(node.slice, base))]

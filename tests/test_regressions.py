@@ -67,3 +67,84 @@ def test_float32_in_float32_out_at_kinks_and_reductions(tmp_path, body):
     f = load(tmp_path, f"def f(x):\n    return {body}\n")
     g = s2s.grad(f)(np.array([0.3, -0.2, 0.7], dtype=np.float32))
     assert g.dtype == np.float32
+
+
+SECOND_ORDER = {
+    "clip": ("np.sum(np.clip(x, -0.5, 0.5) * x)", [0.2, -0.7, 0.9]),
+    "var-axes": ("np.var(x.reshape(2, 2), axis=(0, 1))", [0.3, -1.2, 0.5, 2.0]),
+    "index-pairs": ("x[-1] * x[0] + np.sum(x[np.arange(2)] ** 3)", [0.3, -1.2, 0.5]),
+    "concatenate": ("np.sum(np.concatenate([x, x * 2.0]) ** 3)", [0.3, -1.2]),
+    "constant-list": ("np.sum(x ** 3 * np.array([1.0, 5.0]))", [0.3, -1.2]),
+}
+
+
+@pytest.mark.parametrize("name", SECOND_ORDER)
+def test_hessians_of_code_whose_gradient_uses_tuples_masks_and_slices(tmp_path, name):
+    body, x = SECOND_ORDER[name]
+    f = load(tmp_path, f"def f(x):\n    return {body}\n")
+    x = np.array(x)
+    g = s2s.grad(f)
+    numeric = np.stack([(g(x + e) - g(x - e)) / 2e-5 for e in np.eye(x.size) * 1e-5], axis=-1)
+    np.testing.assert_allclose(s2s.hessian(f)(x), numeric, atol=1e-6)
+
+
+@pytest.mark.parametrize("x", [1.5, 0.5, -0.5])
+def test_hessian_through_elif_chains_descending_ranges_and_continue(tmp_path, x):
+    f = load(tmp_path, """
+        def f(x):
+            if x > 1.0:
+                y = x ** 3
+            elif x > 0.0:
+                y = np.sin(x)
+            else:
+                y = x * 2.0
+            for i in range(3, 0, -1):
+                y = np.sin(y) * i
+            for c in [1.0, 2.0]:
+                y = np.tanh(y * c)
+            for i in range(4):
+                if i % 2 == 0:
+                    continue
+                y = y + x ** i
+            return y
+    """)
+    g = s2s.grad(f)
+    assert np.isclose(s2s.hessian(f)(x), (g(x + 1e-5) - g(x - 1e-5)) / 2e-5, atol=1e-6)
+
+
+def test_second_derivatives_that_are_not_supported_say_so(tmp_path):
+    f = load(tmp_path, """
+        def prod(x):
+            return np.prod(x)
+
+        def looped(x):
+            for i in range(2):
+                x = np.sin(x)
+            return x
+    """, "prod")
+    with pytest.raises(s2s.NoRuleError, match="_prod_adjoint again"):
+        s2s.hessian(f)
+    with pytest.raises(s2s.NoRuleError, match="use s2s.hessian"):
+        s2s.grad(s2s.grad(f.__globals__["looped"]))
+
+
+def test_jacobian_of_arguments_given_by_keyword_or_default(tmp_path):
+    f = load(tmp_path, "def f(x, y=2.0, *, z=3.0):\n    return np.sum(x ** y) * z\n")
+    x = np.array([0.5, 1.5])
+    assert np.isclose(s2s.jacobian(f, wrt="z")(x, z=2.0), np.sum(x ** 2))
+    assert np.isclose(s2s.jacobian(f, wrt="y")(x), 3 * np.sum(np.log(x) * x ** 2))
+
+
+def test_graph_stays_a_function(tmp_path):
+    f = load(tmp_path, "def f(x):\n    return np.sum(x ** 2)\n")
+    assert s2s.graph(f).startswith("flowchart TD")  # imports the module behind it
+    assert s2s.graph(f, format="dot").startswith("digraph")
+
+
+def test_boolean_masks_with_and_or(tmp_path):
+    f = load(tmp_path, """
+        def f(x):
+            inside = (x > -0.5) & (x < 0.5) | (x > 2.0)
+            return np.sum(np.where(inside, x ** 2, x))
+    """)
+    np.testing.assert_allclose(s2s.grad(f)(np.array([0.2, 1.0, 3.0])), [0.4, 1.0, 6.0])

@@ -5,7 +5,7 @@ derivative almost everywhere, as in JAX), predicates, and array metadata.
 """
 
 NONDIFF = frozenset({
-    "gt", "ge", "lt", "le", "eq", "ne", "not", "invert", "floordiv",
+    "gt", "ge", "lt", "le", "eq", "ne", "not", "invert", "floordiv", "and", "or",
     "np.floor", "np.ceil", "np.round", "np.trunc", "np.rint",
     "np.isnan", "np.isinf", "np.isfinite",
     "math.floor", "math.ceil",
