@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 
 import numpy as np
 
@@ -280,7 +281,9 @@ class Differentiable:
         return hessian(self.__s2s_function__, self._wrt)
 
     def __get__(self, obj, objtype=None):
-        return self if obj is None else functools.partial(self, obj)
+        if obj is None:
+            return self
+        return Differentiable(types.MethodType(self.__s2s_function__, obj), self._wrt)
 
     def __repr__(self):
         return f"<s2s.differentiate {self.__s2s_function__.__qualname__} wrt={self._wrt!r}>"

@@ -110,6 +110,15 @@ def cmd_grad(args):
     suffix = "hessian" if mode == "hessian" else ("jvp" if mode == "forward" else "grad")
     many = len(args.targets) > 1 or (args.output and (args.output.endswith(os.sep) or
                                                        os.path.isdir(args.output)))
+    if len(args.targets) > 1 and args.output and not (
+            args.output.endswith(os.sep) or os.path.isdir(args.output)):
+        raise UsageError(f"{args.output}: several targets need a folder: -o {args.output}/")
+    if many:
+        names = [t.rpartition(":")[2].split(".")[-1] for t in args.targets]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise UsageError(f"two targets would both write {twice[0]}_{suffix}.py; "
+                             "generate them into different folders")
     status = 0
     for target in args.targets:
         func, path, name = load_target(target)

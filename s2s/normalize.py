@@ -674,8 +674,11 @@ class _Normalizer:
             return None
         for part in path[1:]:
             obj = getattr(obj, part, None)
+        base = lookup(self.parsed, path[0])
+        if base is np and len(path) == 2 and (obj is None or (
+                isinstance(obj, type) and issubclass(obj, np.generic))):
+            return Const(obj, "np." + path[1])  # np.newaxis, np.float32
         if isinstance(obj, (numbers.Number, np.ndarray)) and not isinstance(obj, bool):
-            base = lookup(self.parsed, path[0])
             if base is np and path[1] in NAMED_CONSTANTS:
                 return Const(obj, "np." + ".".join(path[1:]))
             if base is math and path[1] in NAMED_CONSTANTS:

@@ -242,3 +242,13 @@ def test_forward_mode_and_hessian_modules(project):
     np.testing.assert_allclose(np.load(project / "h.npy"), np.diag(second), atol=1e-12)
     first = np.cos(x) * x ** 2 + 2 * x * np.sin(x)
     np.testing.assert_allclose(np.load(project / "t.npy"), np.sum(first))
+
+
+def test_several_targets_need_a_folder_and_distinct_names(project):
+    (project / "other.py").write_text("import numpy as np\n\ndef loss(x):\n    return np.sum(x ** 3)\n")
+    r = run("grad", "model.py:loss", "other.py:loss", "-o", "gen/", cwd=project)
+    assert r.returncode == 2 and "both write loss_grad.py" in r.stderr
+    assert not (project / "gen").exists()
+    r = run("grad", "model.py:loss", "other.py:loss", "-o", "single.py", cwd=project)
+    assert r.returncode == 2 and "need a folder" in r.stderr
+    assert not (project / "single.py").exists()

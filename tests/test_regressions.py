@@ -148,3 +148,25 @@ def test_boolean_masks_with_and_or(tmp_path):
             return np.sum(np.where(inside, x ** 2, x))
     """)
     np.testing.assert_allclose(s2s.grad(f)(np.array([0.2, 1.0, 3.0])), [0.4, 1.0, 6.0])
+
+
+def test_newaxis_and_decorated_methods(tmp_path):
+    f = load(tmp_path, """
+        import s2s
+
+        def outer_sum(x):
+            return np.sum(x[:, np.newaxis] * x)
+
+        class Model:
+            def __init__(self, k):
+                self.k = k
+
+            @s2s.differentiate(wrt="x")
+            def loss(self, x):
+                return np.sum(np.sin(x) * self.k)
+    """, "outer_sum")
+    x = np.array([0.3, 0.5])
+    np.testing.assert_allclose(s2s.grad(f)(x), 2 * np.sum(x) * np.ones(2))
+    model = f.__globals__["Model"](2.0)
+    assert np.isclose(model.loss(x), 2 * np.sum(np.sin(x)))
+    np.testing.assert_allclose(model.loss.grad(x), 2 * np.cos(x))
