@@ -451,10 +451,19 @@ class _Reverse:
 
     # ---- the sweep ---------------------------------------------------------------------
     def run(self):
+        out = self.func.ret.value
+        if self.kind != "primal" and isinstance(out, Var):
+            for x in self.func.body:
+                if isinstance(x, Assign) and x.target == out.name and x.op == "tuple":
+                    span = x.span
+                    raise UnsupportedSyntaxError(
+                        "cannot differentiate a function returning a tuple", span.filename,
+                        span.lineno, span.col_offset, span.line,
+                        "s2s differentiates a function with one result; return one value, "
+                        "e.g. the sum of the parts (forward mode, s2s.jvp, takes tuples).")
         self.activity()
         self.shapes()
         self.clusters()
-        out = self.func.ret.value
         if self.kind == "primal":
             forward = self.forward_block(self.func.body[:-1], tape=False)
             return Derivative(self.func, (), "primal", forward, [], [], _code(out), self.names,

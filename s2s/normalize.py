@@ -262,10 +262,6 @@ class _Normalizer:
             if stmt.value is None:
                 raise self.error(stmt, "the function returns nothing",
                                  "return the value to differentiate.")
-            if isinstance(stmt.value, ast.Tuple):
-                raise self.error(stmt.value, "cannot differentiate a function returning a tuple",
-                                 "s2s differentiates a function with one (scalar) result; "
-                                 "return one value, e.g. the sum of the parts.")
             self.env[RET] = self.operand(stmt.value, "out", top=True)
             self.ret_node = self.ret_node or stmt
             self.env[RETURNED] = Const(True, "True")

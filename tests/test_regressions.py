@@ -170,3 +170,21 @@ def test_newaxis_and_decorated_methods(tmp_path):
     model = f.__globals__["Model"](2.0)
     assert np.isclose(model.loss(x), 2 * np.sum(np.sin(x)))
     np.testing.assert_allclose(model.loss.grad(x), 2 * np.cos(x))
+
+
+def test_hessian_through_a_call_inside_a_loop(tmp_path):
+    f = load(tmp_path, """
+        def cell(h, x, W):
+            return np.tanh(W @ h + x)
+
+        def f(h, xs, W):
+            for t in range(xs.shape[0]):
+                h = cell(h, xs[t], W=W)
+            return np.sum(h ** 2)
+    """)
+    rng = np.random.default_rng(2)
+    h, xs, W = rng.standard_normal(3), rng.standard_normal((4, 3)), rng.standard_normal((3, 3)) * 0.5
+    g = s2s.grad(f)
+    numeric = np.stack([(g(h + e, xs, W) - g(h - e, xs, W)) / 2e-5 for e in np.eye(3) * 1e-5],
+                       axis=-1)
+    np.testing.assert_allclose(s2s.hessian(f)(h, xs, W), numeric, atol=1e-6)
