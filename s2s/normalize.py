@@ -657,6 +657,10 @@ class _Normalizer:
             if value is None or isinstance(value, (bool, str)):
                 return Const(value, repr(value))
             raise self.error(node, f"unsupported constant {value!r}")
+        if isinstance(value, complex):
+            raise self.error(node, "cannot differentiate complex numbers",
+                             "s2s differentiates real-valued code; split real and imaginary "
+                             "parts into two real arrays.")
         return Const(value, repr(value))
 
     def named_constant(self, node):

@@ -188,3 +188,10 @@ def test_hessian_through_a_call_inside_a_loop(tmp_path):
     numeric = np.stack([(g(h + e, xs, W) - g(h - e, xs, W)) / 2e-5 for e in np.eye(3) * 1e-5],
                        axis=-1)
     np.testing.assert_allclose(s2s.hessian(f)(h, xs, W), numeric, atol=1e-6)
+
+
+def test_complex_numbers_are_refused(tmp_path):
+    f = load(tmp_path, "def f(x):\n    return np.sum(np.abs(x * 1j))\n")
+    with pytest.raises(s2s.UnsupportedSyntaxError, match="complex numbers") as info:
+        s2s.grad(f)
+    assert info.value.lineno == 5
