@@ -42,6 +42,8 @@ from .symbolic import statement_to_sympy, symbol, to_code
 CLUSTER_MAX_STATEMENTS = 16
 CLUSTER_MAX_OPS = 150
 
+_ACCUMULATED_PRODUCT = re.compile(
+    r"([A-Za-z_]\w*) \+ _matmul_adjoint_lhs\(([A-Za-z_]\w*), ([A-Za-z_]\w*), ([A-Za-z_]\w*)\)")
 _IDENT = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][-+]?\d+)?")
@@ -755,6 +757,8 @@ class _Reverse:
             for v in outer:
                 self.sync(v, block)
         body = self.collect(build)
+        body, before, after = self.batch_products(body, outer, block)
+        self.lines.extend(before)
         if loop.kind == "for":
             rng = _range(loop.bounds)
             if loop.counted:
@@ -766,9 +770,34 @@ class _Reverse:
             header = f"for _ in range({self.counter(loop)}):"
             reads = frozenset({self.counter(loop)})
         self.lines.append(Block(header, body, None, reads, block))
+        self.lines.extend(after)
         for c in carried:
             if c.init != Var(c.name) and isinstance(c.init, Var):
                 self.contribute(c.init.name, self.adj[c.name], {self.adj[c.name]}, block)
+
+    def batch_products(self, body, outer, block):
+        """`dW = dW + _matmul_adjoint_lhs(d, W, h)` in every iteration of a reverse loop,
+        W defined outside it, sums outer products one at a time: save the (d, h) pairs
+        instead and add them up after the loop as one matrix product (what a person
+        writes for an RNN's weight gradient)."""
+        names = {self.adjoint_name(v): v for v in outer}
+        before, after, kept = [], [], []
+        for line in body:
+            m = _ACCUMULATED_PRODUCT.fullmatch(line.code) if isinstance(line, Line) else None
+            if not (m and line.targets == (m.group(1),) and m.group(1) in names
+                    and m.group(3) == names[m.group(1)]
+                    and m.group(1) not in (m.group(2), m.group(4))):
+                kept.append(line)
+                continue
+            total, dy, weight, x = m.groups()
+            dys = self.names.claim(_free_in(self.names, f"_{total}_dys"))
+            xs = self.names.claim(_free_in(self.names, f"_{total}_xs"))
+            before += [Line((dys,), "[]", frozenset(), block), Line((xs,), "[]", frozenset(), block)]
+            kept += [Line((), f"{dys}.append({dy})", frozenset({dys, dy}), line.block),
+                     Line((), f"{xs}.append({x})", frozenset({xs, x}))]
+            after.append(Line((total,), f"{total} + _matmul_adjoint_lhs_sum({dys}, {weight}, {xs})",
+                              frozenset({total, dys, weight, xs}), block))
+        return kept, before, after
 
     def structural(self, s):
         self.materialize(s.target)

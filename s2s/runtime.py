@@ -143,6 +143,19 @@ def _matmul_adjoint_rhs(dy, a, b):
     return _unbroadcast(db, b)
 
 
+# the sum of _matmul_adjoint_lhs(dy, a, b) over saved (dy, b) pairs: one product of
+# the stacked vectors where they are vectors, as a loop over them otherwise.
+def _matmul_adjoint_lhs_sum(dys, a, bs):
+    if not dys:
+        return 0.0
+    if np.ndim(a) == 2 and np.ndim(dys[0]) == 1 and np.ndim(bs[0]) == 1:
+        return np.transpose(np.stack(dys)) @ np.stack(bs)
+    total = _matmul_adjoint_lhs(dys[0], a, bs[0])
+    for dy, b in zip(dys[1:], bs[1:]):
+        total = total + _matmul_adjoint_lhs(dy, a, b)
+    return total
+
+
 # y = x[index] -> dx = zeros like x with dy added at index (repeats accumulate);
 # for a tuple x, a tuple of zeros with dy at index.
 def _getitem_adjoint(dy, x, index):
