@@ -26,7 +26,8 @@ def _unbroadcast_to(g, shape):
 
 # as _unbroadcast, to the shape of a @ b, which need not be kept for it.
 def _unbroadcast_matmul(g, a, b):
-    sa, sb = np.shape(a), np.shape(b)
+    sa = a.shape if hasattr(a, "shape") else np.shape(a)
+    sb = b.shape if hasattr(b, "shape") else np.shape(b)
     if len(sb) == 1:
         shape = sa[:-1]
     elif len(sa) == 1:
@@ -59,7 +60,8 @@ def _extremum_adjoint(dy, x, y, axis=None, keepdims=False):
 
 # y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed.
 def _matmul_adjoint_lhs(dy, a, b):
-    nda, ndb = np.ndim(a), np.ndim(b)
+    nda = a.ndim if hasattr(a, "ndim") else np.ndim(a)
+    ndb = b.ndim if hasattr(b, "ndim") else np.ndim(b)
     if nda == 2 and ndb == 2:
         return dy @ np.transpose(b)
     if nda == 2 and ndb == 1:
@@ -81,7 +83,8 @@ def _matmul_adjoint_lhs(dy, a, b):
 
 # y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed.
 def _matmul_adjoint_rhs(dy, a, b):
-    nda, ndb = np.ndim(a), np.ndim(b)
+    nda = a.ndim if hasattr(a, "ndim") else np.ndim(a)
+    ndb = b.ndim if hasattr(b, "ndim") else np.ndim(b)
     if nda == 2 and ndb == 2:
         return np.transpose(a) @ dy
     if nda == 2 and ndb == 1:

@@ -44,6 +44,8 @@ CLUSTER_MAX_OPS = 150
 
 _ACCUMULATED_PRODUCT = re.compile(
     r"([A-Za-z_]\w*) \+ _matmul_adjoint_lhs\(([A-Za-z_]\w*), ([A-Za-z_]\w*), ([A-Za-z_]\w*)\)")
+_ACCUMULATED_SUM = re.compile(
+    r"([A-Za-z_]\w*) \+ _unbroadcast\(([A-Za-z_]\w*), ([A-Za-z_]\w*)\)")
 _IDENT = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][-+]?\d+)?")
@@ -783,6 +785,17 @@ class _Reverse:
         names = {self.adjoint_name(v): v for v in outer}
         before, after, kept = [], [], []
         for line in body:
+            s = _ACCUMULATED_SUM.fullmatch(line.code) if isinstance(line, Line) else None
+            if s and line.targets == (s.group(1),) and s.group(1) in names and \
+                    s.group(3) == names[s.group(1)] and s.group(1) != s.group(2):
+                total, term, var = s.groups()  # db = db + _unbroadcast(t, b): sum once
+                terms = self.names.claim(_free_in(self.names, f"_{total}_terms"))
+                before.append(Line((terms,), "[]", frozenset(), block))
+                kept.append(Line((), f"{terms}.append({term})", frozenset({terms, term}),
+                                 line.block))
+                after.append(Line((total,), f"{total} + _unbroadcast_sum({terms}, {var})",
+                                  frozenset({total, terms, var}), block))
+                continue
             m = _ACCUMULATED_PRODUCT.fullmatch(line.code) if isinstance(line, Line) else None
             if not (m and line.targets == (m.group(1),) and m.group(1) in names
                     and m.group(3) == names[m.group(1)]

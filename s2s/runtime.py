@@ -31,7 +31,8 @@ def _unbroadcast_to(g, shape):
 
 # as _unbroadcast, to the shape of a @ b, which need not be kept for it.
 def _unbroadcast_matmul(g, a, b):
-    sa, sb = np.shape(a), np.shape(b)
+    sa = a.shape if hasattr(a, "shape") else np.shape(a)
+    sb = b.shape if hasattr(b, "shape") else np.shape(b)
     if len(sb) == 1:
         shape = sa[:-1]
     elif len(sa) == 1:
@@ -101,7 +102,8 @@ def _var_adjoint(dy, x, axis=None, ddof=0, keepdims=False):
 
 # y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed.
 def _matmul_adjoint_lhs(dy, a, b):
-    nda, ndb = np.ndim(a), np.ndim(b)
+    nda = a.ndim if hasattr(a, "ndim") else np.ndim(a)
+    ndb = b.ndim if hasattr(b, "ndim") else np.ndim(b)
     if nda == 2 and ndb == 2:
         return dy @ np.transpose(b)
     if nda == 2 and ndb == 1:
@@ -123,7 +125,8 @@ def _matmul_adjoint_lhs(dy, a, b):
 
 # y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed.
 def _matmul_adjoint_rhs(dy, a, b):
-    nda, ndb = np.ndim(a), np.ndim(b)
+    nda = a.ndim if hasattr(a, "ndim") else np.ndim(a)
+    ndb = b.ndim if hasattr(b, "ndim") else np.ndim(b)
     if nda == 2 and ndb == 2:
         return np.transpose(a) @ dy
     if nda == 2 and ndb == 1:
@@ -153,6 +156,18 @@ def _matmul_adjoint_lhs_sum(dys, a, bs):
     total = _matmul_adjoint_lhs(dys[0], a, bs[0])
     for dy, b in zip(dys[1:], bs[1:]):
         total = total + _matmul_adjoint_lhs(dy, a, b)
+    return total
+
+
+# the sum of _unbroadcast(g, x) over saved terms g: added up first where they agree in shape.
+def _unbroadcast_sum(terms, x):
+    if not terms:
+        return 0.0
+    if all(np.shape(t) == np.shape(terms[0]) for t in terms):
+        return _unbroadcast(np.sum(terms, axis=0), x)
+    total = _unbroadcast(terms[0], x)
+    for t in terms[1:]:
+        total = total + _unbroadcast(t, x)
     return total
 
 
