@@ -208,14 +208,14 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     # backward, line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
     d_out6 = _unbroadcast(1, _out6)
-    dlog_alphas = _unbroadcast(-n, log_alphas)
+    dlog_alphas = -_unbroadcast(n, log_alphas)
     dprior = _unbroadcast(1, prior)
     # backward, line 39: prior = np.sum(0.5 * wishart_gamma ** 2 * (np.sum(q_diags ** 2, axis=1) + np.sum(icf[...
     d_prior10 = _fill(dprior, wishart_gamma, wishart_m, sum_qs, _prior3, _prior6)
     _t0 = d_prior10 * wishart_gamma**2 / 2
     d_prior3 = _unbroadcast(_t0, _prior3)
     d_prior6 = _unbroadcast(_t0, _prior6)
-    dsum_qs = _unbroadcast(-d_prior10 * wishart_m, sum_qs)
+    dsum_qs = -_unbroadcast(d_prior10 * wishart_m, sum_qs)
     d_prior5 = np.expand_dims(d_prior6, 1)
     d_prior4 = 2 * _prior4 * d_prior5
     dicf = _getitem_adjoint(d_prior4, icf, np.s_[:, d:])
@@ -224,7 +224,7 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     # backward, line 37: log_alphas = top_alpha + np.log(np.sum(np.exp(alphas - top_alpha)))
     d_log_alphas2 = dlog_alphas / _log_alphas2
     _t1 = _log_alphas1 * d_log_alphas2
-    dtop_alpha = dlog_alphas + _unbroadcast(-_t1, top_alpha)
+    dtop_alpha = dlog_alphas - _unbroadcast(_t1, top_alpha)
     # backward, line 36: top_alpha = np.max(alphas)
     dalphas = _t1 + _extremum_adjoint(dtop_alpha, alphas, top_alpha, None, False)
     # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
@@ -235,13 +235,13 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     d_log_sum1 = np.expand_dims(d_log_sum2, 0)
     _t2 = _log_sum1 * d_log_sum1
     dinner = _unbroadcast(_t2, inner)
-    dtop = dtop + _unbroadcast(-_t2, top)
+    dtop = dtop - _unbroadcast(_t2, top)
     # backward, line 34: top = np.max(inner, axis=0)
     dinner = dinner + _extremum_adjoint(dtop, inner, top, 0, False)
     # backward, line 33: inner = alphas[:, None] + sum_qs[:, None] - 0.5 * np.sum(q_centered ** 2, axis=2)
     d_inner0 = _unbroadcast(dinner, _inner0)
     d_inner1 = _unbroadcast(dinner, _inner1)
-    d_inner4 = _unbroadcast(-dinner / 2, _inner4)
+    d_inner4 = -0.5 * _unbroadcast(dinner, _inner4)
     d_inner3 = np.expand_dims(d_inner4, 2)
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
     _t3 = 2 * d_inner3 * q_centered
@@ -256,7 +256,7 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
     dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]
-    d_centered1 = _unbroadcast(-dcentered, _centered1)
+    d_centered1 = -_unbroadcast(dcentered, _centered1)
     dmeans = np.reshape(d_centered1, np.shape(means))
     # backward, line 30: lower = np.reshape(icf[:, d:] @ select, (k, d, d))
     d_lower1 = np.reshape(dlower, np.shape(_lower1))
@@ -336,14 +336,14 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     # backward, line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
     d_out6 = _unbroadcast(1, _out6)
-    dlog_alphas = _unbroadcast(-n, log_alphas)
+    dlog_alphas = -_unbroadcast(n, log_alphas)
     dprior = _unbroadcast(1, prior)
     # backward, line 39: prior = np.sum(0.5 * wishart_gamma ** 2 * (np.sum(q_diags ** 2, axis=1) + np.sum(icf[...
     d_prior10 = _fill(dprior, wishart_gamma, wishart_m, sum_qs, _prior3, _prior6)
     _t0 = d_prior10 * wishart_gamma**2 / 2
     d_prior3 = _unbroadcast(_t0, _prior3)
     d_prior6 = _unbroadcast(_t0, _prior6)
-    dsum_qs = _unbroadcast(-d_prior10 * wishart_m, sum_qs)
+    dsum_qs = -_unbroadcast(d_prior10 * wishart_m, sum_qs)
     d_prior5 = np.expand_dims(d_prior6, 1)
     d_prior4 = 2 * _prior4 * d_prior5
     dicf = _getitem_adjoint(d_prior4, icf, np.s_[:, d:])
@@ -352,7 +352,7 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     # backward, line 37: log_alphas = top_alpha + np.log(np.sum(np.exp(alphas - top_alpha)))
     d_log_alphas2 = dlog_alphas / _log_alphas2
     _t1 = _log_alphas1 * d_log_alphas2
-    dtop_alpha = dlog_alphas + _unbroadcast(-_t1, top_alpha)
+    dtop_alpha = dlog_alphas - _unbroadcast(_t1, top_alpha)
     # backward, line 36: top_alpha = np.max(alphas)
     dalphas = _t1 + _extremum_adjoint(dtop_alpha, alphas, top_alpha, None, False)
     # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
@@ -363,13 +363,13 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     d_log_sum1 = np.expand_dims(d_log_sum2, 0)
     _t2 = _log_sum1 * d_log_sum1
     dinner = _unbroadcast(_t2, inner)
-    dtop = dtop + _unbroadcast(-_t2, top)
+    dtop = dtop - _unbroadcast(_t2, top)
     # backward, line 34: top = np.max(inner, axis=0)
     dinner = dinner + _extremum_adjoint(dtop, inner, top, 0, False)
     # backward, line 33: inner = alphas[:, None] + sum_qs[:, None] - 0.5 * np.sum(q_centered ** 2, axis=2)
     d_inner0 = _unbroadcast(dinner, _inner0)
     d_inner1 = _unbroadcast(dinner, _inner1)
-    d_inner4 = _unbroadcast(-dinner / 2, _inner4)
+    d_inner4 = -0.5 * _unbroadcast(dinner, _inner4)
     d_inner3 = np.expand_dims(d_inner4, 2)
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
     _t3 = 2 * d_inner3 * q_centered
@@ -384,7 +384,7 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
     dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]
-    d_centered1 = _unbroadcast(-dcentered, _centered1)
+    d_centered1 = -_unbroadcast(dcentered, _centered1)
     dmeans = np.reshape(d_centered1, np.shape(means))
     # backward, line 30: lower = np.reshape(icf[:, d:] @ select, (k, d, d))
     d_lower1 = np.reshape(dlower, np.shape(_lower1))

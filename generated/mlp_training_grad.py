@@ -125,12 +125,12 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     d_out0 = _fill(np.expand_dims(d_out1, 1), b2, labels, _logits0, _shifted0, _log_probs1)
     # backward, line 19: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     _t0 = d_out0 * labels
-    d_log_probs1 = _unbroadcast(-_t0 / _log_probs1, _log_probs1)
+    d_log_probs1 = -_unbroadcast(_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
     dshifted = dshifted + _log_probs0 * d_log_probs1
     # backward, line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
     dlogits = _unbroadcast(dshifted, logits)
-    d_shifted0 = _unbroadcast(-dshifted, _shifted0)
+    d_shifted0 = -_unbroadcast(dshifted, _shifted0)
     dlogits = dlogits + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
     # backward, line 17: logits = h @ w2 + b2
     d_logits0 = _unbroadcast_matmul(dlogits, h, w2)
@@ -167,12 +167,12 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     d_out0 = _fill(np.expand_dims(d_out1, 1), b2, labels, _logits0, _shifted0, _log_probs1)
     # backward, line 19: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     _t0 = d_out0 * labels
-    d_log_probs1 = _unbroadcast(-_t0 / _log_probs1, _log_probs1)
+    d_log_probs1 = -_unbroadcast(_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
     dshifted = dshifted + _log_probs0 * d_log_probs1
     # backward, line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
     dlogits = _unbroadcast(dshifted, logits)
-    d_shifted0 = _unbroadcast(-dshifted, _shifted0)
+    d_shifted0 = -_unbroadcast(dshifted, _shifted0)
     dlogits = dlogits + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
     # backward, line 17: logits = h @ w2 + b2
     d_logits0 = _unbroadcast_matmul(dlogits, h, w2)

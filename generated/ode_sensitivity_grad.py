@@ -86,9 +86,9 @@ def final_energy_grad(damping, stiffness, drive, theta0=1.0, omega0=0.0, dt=0.01
         # backward, line 16: accel = -stiffness * np.sin(theta) - damping * omega + drive * np.cos(2.0 * t)
         # backward, line 15: t = i * dt
         _t0 = domega_1 * dt
-        dstiffness = dstiffness + _unbroadcast(-_accel1 * _t0, stiffness)
-        dtheta = _unbroadcast(-_t0 * stiffness * np.cos(theta), theta)
-        ddamping = ddamping + _unbroadcast(-_t0 * omega, damping)
+        dstiffness = dstiffness - _unbroadcast(_accel1 * _t0, stiffness)
+        dtheta = -_unbroadcast(_t0 * stiffness * np.cos(theta), theta)
+        ddamping = ddamping - _unbroadcast(_t0 * omega, damping)
         domega = _unbroadcast(domega_1 * (1 - damping * dt), omega)
         ddrive = ddrive + _unbroadcast(_accel6 * _t0, drive)
         # backward, line 17: theta = theta + dt * omega
@@ -148,9 +148,9 @@ def final_energy_value_and_grad(damping, stiffness, drive, theta0=1.0, omega0=0.
         # backward, line 16: accel = -stiffness * np.sin(theta) - damping * omega + drive * np.cos(2.0 * t)
         # backward, line 15: t = i * dt
         _t0 = domega_1 * dt
-        dstiffness = dstiffness + _unbroadcast(-_accel1 * _t0, stiffness)
-        dtheta = _unbroadcast(-_t0 * stiffness * np.cos(theta), theta)
-        ddamping = ddamping + _unbroadcast(-_t0 * omega, damping)
+        dstiffness = dstiffness - _unbroadcast(_accel1 * _t0, stiffness)
+        dtheta = -_unbroadcast(_t0 * stiffness * np.cos(theta), theta)
+        ddamping = ddamping - _unbroadcast(_t0 * omega, damping)
         domega = _unbroadcast(domega_1 * (1 - damping * dt), omega)
         ddrive = ddrive + _unbroadcast(_accel6 * _t0, drive)
         # backward, line 17: theta = theta + dt * omega

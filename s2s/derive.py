@@ -407,8 +407,12 @@ class _Reverse:
             self.lines.append(Line((name,), code, frozenset(reads), block))
         else:
             name = self.adjoint_name(var)
-            total = f"_add_tuples({current}, {code})" if var in self.tuples else \
-                f"{current} + {code}"
+            if var in self.tuples:
+                total = f"_add_tuples({current}, {code})"
+            elif code.startswith("-") and _single_term(code[1:]):
+                total = f"{current} - {code[1:]}"
+            else:
+                total = f"{current} + {code}"
             self.lines.append(Line((name,), total,
                                    frozenset(reads) | self.reads_of.get(var, code_reads(current)),
                                    block))
@@ -920,6 +924,10 @@ class _Reverse:
                 code = f"_like({code}, {leaf})"
                 reads = reads | {leaf}
             if not self.same_shape(leaf, root.target):
+                # a number factor applies after the sum: -_unbroadcast(g, x), one pass less
+                coeff, rest = expr.as_coeff_Mul()
+                if coeff != 1 and not rest.is_Number:
+                    code = to_code(rest)
                 product = self.products.get(leaf)
                 if product is not None:  # leaf = a @ b: its shape from a and b
                     code = f"_unbroadcast_matmul({code}, {product[0]}, {product[1]})"
@@ -927,7 +935,20 @@ class _Reverse:
                 else:
                     code = f"_unbroadcast({code}, {leaf})"
                     reads = reads | {leaf}
+                if coeff != 1 and not rest.is_Number:
+                    code = "-" + code if coeff == -1 else f"{to_code(coeff)} * {code}"
             self.contribute(leaf, code, reads, block, lazy=leaf in lazy)
+
+
+def _single_term(code):
+    """Whether code has no + or - outside brackets (so `a - code` needs none)."""
+    depth = 0
+    for i, ch in enumerate(code):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and code[i:i + 3] in (" + ", " - "):
+            return False
+    return True
 
 
 def _code(a):
