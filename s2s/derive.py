@@ -11,11 +11,18 @@ as ``ir.Line``s, and the code of each gradient.
    partial derivatives come from ``sympy.diff``, are rewritten in forward values
    (simplify.in_forward_values) and share a CSE.  A cluster too large for SymPy is
    differentiated one statement at a time instead.
-3. Structural ops apply their adjoint rule (rules/structural.py).
+3. Structural ops apply their adjoint rule (rules/structural.py); calls of user
+   functions get a VJP function of their own (``f_vjp``), generated once.
 4. Contributions to one adjoint: the first assigns (or just names an existing
    value), later ones add.  A contribution to an operand that may have been
-   broadcast goes through ``_unbroadcast``, unless the shape analysis below proves
-   the shapes equal.
+   broadcast goes through ``_unbroadcast``, unless the shape analysis (sets of
+   broadcast atoms) proves the shapes equal.  Reductions hand back "lazy" adjoints
+   (size-1 axes) that are broadcast only where something needs the full array.
+5. Control flow: a branch is reversed under its recorded condition, each side
+   syncing the adjoints it touched to one name.  A loop's forward pass pushes its
+   carried values on stacks; the reverse loop pops them, reuses the carried update,
+   recomputes the iteration's temporaries and reverses the body; loop-invariant
+   weight gradients are added up with one product after the loop.
 """
 
 from __future__ import annotations

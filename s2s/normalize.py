@@ -8,11 +8,24 @@ tuple or slice of those):
     t = a > b | a >= b | a < b | a <= b | a == b | a != b          (op gt ge lt le eq ne)
     t = np.f(a, b, ..., k=S)   a NumPy/math function, op "np.f" / "math.f"
     t = a[S]                   op "getitem", param index
-    t = a.attr                 op "attr", param name (shape, ndim, size, dtype)
+    t = a.attr                 op "attr", param name (shape, ndim, size, dtype, or any
+                               attribute of a value that is not differentiated)
+    t = (a, b, ...)            op "tuple" (also [a, b] used as a value)
     t = f(a, ..., k=b)         op "call", any other callable, and
     t = a.m(b, ..., k=c)       op "method", any other method: evaluated as written,
                                refused by derive when an operand is differentiated
-    return a
+    t = np.s_[S]               op "np.s_", an index value (generated code passes them)
+    s = [] | s.append(a) | t = s.pop()   ops "stack_new/stack_push/stack_pop" (the
+                               stacks of generated gradients, for forward mode over them)
+    If(cond, body, orelse, phis)          after it, phi targets merge the branches
+    Loop(for|while, body, carried, ...)   carried names: value before, at the start of
+                               each iteration, and after the loop
+    return a                   once, last: returns inside branches and loops become
+                               phis of a result variable (and a flag that ends loops)
+
+`break` sets a stop flag the loop tests after the iteration's merges; `continue` and
+the code after an `if` one of whose branches leaves are handled by moving the rest of
+the block into the other branch, so every block ends in one place.
 
 NumPy names are resolved through the function's globals (``import numpy as onp``,
 ``from numpy import exp``, ``math.exp``) to one canonical spelling each, and
