@@ -858,7 +858,10 @@ class _Reverse:
                 tmp = self.names.temp("g")
                 targets.append(tmp)
                 post.append((a.name, tmp, False))
-        self.lines.append(Line(tuple(targets), result.code, code_reads(result.code), block))
+        code = result.code
+        if len(targets) == 1:  # one part: take it, do not bind the 1-tuple
+            code = f"{code}[0]"
+        self.lines.append(Line(tuple(targets), code, code_reads(result.code), block))
         for var, name, direct in post:
             if direct:
                 self.set_adj(var, name)

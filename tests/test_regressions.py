@@ -195,3 +195,17 @@ def test_complex_numbers_are_refused(tmp_path):
     with pytest.raises(s2s.UnsupportedSyntaxError, match="complex numbers") as info:
         s2s.grad(f)
     assert info.value.lineno == 5
+
+
+def test_one_element_sequences(tmp_path):
+    f = load(tmp_path, """
+        def f(x, z):
+            for t in (z,):
+                x = x * t
+            parts = np.concatenate([x])
+            return np.sum(np.stack([parts]) ** 2)
+    """)
+    x, z = np.array([0.5, -1.0]), 0.7
+    dx, dz = s2s.grad(f, wrt=(0, 1))(x, z)
+    assert np.shape(dz) == () and np.shape(dx) == (2,)
+    check_grads(f, [x, z], wrt=(0, 1))
