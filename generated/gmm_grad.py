@@ -9,6 +9,8 @@ import numpy as np
 def _unbroadcast(g, x):
     if type(x) is float and type(g) is float:
         return g
+    if type(g) is int or type(g) is float:  # a literal: in x's precision
+        g = np.asarray(g, dtype=np.result_type(x, 1.0))
     return _unbroadcast_to(g, x.shape if hasattr(x, "shape") else np.shape(x))
 
 

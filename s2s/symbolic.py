@@ -63,6 +63,11 @@ FUNCTIONS = {
 }
 
 
+MATH = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan",
+        "asin": "asin", "acos": "acos", "atan": "atan", "sinh": "sinh", "cosh": "cosh",
+        "tanh": "tanh", "log1p": "log1p", "expm1": "expm1", "atan2": "atan2"}
+
+
 class NumPyPrinter(StrPrinter):
     printmethod = "_s2s_numpy"
 
@@ -71,6 +76,9 @@ class NumPyPrinter(StrPrinter):
 
     def _print_Function(self, expr):
         name = type(expr).__name__
+        if expr.args and all(a.is_Number for a in expr.args) and name in MATH:
+            # log(2): a Python float (math.log), which keeps float32 arrays float32
+            return f"math.{MATH[name]}({', '.join(self._print(a) for a in expr.args)})"
         if name not in FUNCTIONS:
             raise InternalError(f"internal error in s2s: no NumPy spelling for {name}; "
                                 "please report this")
@@ -111,6 +119,8 @@ class NumPyPrinter(StrPrinter):
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.as_base_exp()
         if exp == sp.S.Half:
+            if base.is_Number:
+                return f"math.sqrt({self._print(base)})"
             return f"np.sqrt({self._print(base)})"
         if exp == -sp.S.Half:
             return f"1 / np.sqrt({self._print(base)})"

@@ -209,3 +209,18 @@ def test_one_element_sequences(tmp_path):
     dx, dz = s2s.grad(f, wrt=(0, 1))(x, z)
     assert np.shape(dz) == () and np.shape(dx) == (2,)
     check_grads(f, [x, z], wrt=(0, 1))
+
+
+def test_float32_through_log2_literal_gradients_and_loops(tmp_path):
+    f = load(tmp_path, """
+        def f(x, y):
+            j = 0
+            while j < 3:
+                j += 1
+                y = y * np.cos(np.log1p(y))
+            return np.sum(np.log2(np.maximum(0.5, y)) + x)
+    """)
+    x, y = np.array([0.7, 0.2], dtype=np.float32), np.array([0.5, 0.9], dtype=np.float32)
+    dx, dy = s2s.grad(f, wrt=(0, 1))(x, y)
+    assert dx.dtype == np.float32 and dy.dtype == np.float32
+    assert "math.log(2)" in s2s.grad(f, wrt=1).source
