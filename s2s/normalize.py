@@ -143,6 +143,7 @@ class _Normalizer:
         self.names = NameTable(taken)
         self.stmt = None  # the ast statement being normalized
         self.loop_depth = 0
+        self.generated = parsed.filename.startswith("<s2s ")  # s2s's own output
         self.stacks = {}  # name -> the stack (a list filled by .append) it holds
         self.ssa = set()  # SSA names given so far
         self.ret_node = None
@@ -318,7 +319,9 @@ class _Normalizer:
         for name in list(then_env) + [n for n in else_env if n not in then_env]:
             a, b = then_env.get(name), else_env.get(name)
             if a is None or b is None:
-                temporary = name.startswith("_")  # generated code: read only where set
+                # generated code sets some names in one branch and reads them only
+                # under the same condition
+                temporary = name.startswith("_") or self.generated
                 if (a is None and exited[0]) or (b is None and exited[1]) or temporary:
                     # the branch that lacks it has left: the value never reaches a use
                     a, b = a or Const(None, "None"), b or Const(None, "None")
