@@ -449,6 +449,9 @@ class _Reverse:
         or loop iteration expects: zeros if nothing reached it, a copy of an alias."""
         name = self.adjoint_name(var)
         code = self.adj.get(var)
+        if var in self.lazy:  # a value standing for a broadcast: make it the array
+            self.materialize(var)
+            return
         if code == name:
             return
         if code is None:
@@ -677,7 +680,8 @@ class _Reverse:
 
     def reverse_if(self, x):
         phis = [p for p in x.phis if p.target in self.active and p.target in self.adj]
-        inner = _defined(x.body) | _defined(x.orelse)
+        # names first defined in the branches (a loop inside may carry an outer name)
+        inner = (_defined(x.body) | _defined(x.orelse)) - self.defined_outside(x)
         for p in phis:
             self.materialize(p.target)
         before = self.snapshot()
@@ -715,6 +719,28 @@ class _Reverse:
             self.lines.append(Block(f"if {_code(x.cond)}:", bodies[0], bodies[1],
                                     frozenset(_var_names([x.cond])), _key(x.span)))
 
+    def defined_outside(self, node):
+        """Names the function defines (arguments included) outside statement `node`."""
+        names = set(self.func.params)
+
+        def visit(stmts):
+            for y in stmts:
+                if y is node:
+                    continue
+                if isinstance(y, Assign):
+                    names.add(y.target)
+                elif isinstance(y, If):
+                    names.update(p.target for p in y.phis)
+                    visit(y.body)
+                    visit(y.orelse)
+                elif isinstance(y, Loop):
+                    names.update(c.name for c in y.carried)
+                    names.update([y.index] if y.index else [])
+                    visit(y.test)
+                    visit(y.body)
+        visit(self.func.body)
+        return names
+
     def reverse_loop(self, loop):
         block = _key(loop.span)
         inner = _defined(loop.body) | {c.name for c in loop.carried}
@@ -739,6 +765,11 @@ class _Reverse:
             # before the pop that restores the iteration's start: reuse it, do not
             # recompute it.
             defined = {y.target for y in loop.body if isinstance(y, Assign)}
+            for y in walk(loop.body):  # names a nested loop or branch sets again
+                if isinstance(y, Loop):
+                    defined -= {c.name for c in y.carried}
+                elif isinstance(y, If):
+                    defined -= {p.target for p in y.phis}
             reused = set()
             for c in loop.carried:
                 if isinstance(c.update, Var) and c.update.name in defined and \

@@ -224,3 +224,49 @@ def test_float32_through_log2_literal_gradients_and_loops(tmp_path):
     dx, dy = s2s.grad(f, wrt=(0, 1))(x, y)
     assert dx.dtype == np.float32 and dy.dtype == np.float32
     assert "math.log(2)" in s2s.grad(f, wrt=1).source
+
+
+SWEEP = """
+    def broadcast_carried(x, y):
+        h = x + y
+        for i in range(2):
+            if np.sum(h) > 0:
+                continue
+            h = 0.1 * h
+        return np.sum(h) + np.mean(h)
+
+    def nested_reuse(x):
+        for i in range(2):
+            x = np.sin(x)
+            for k in range(2):
+                x = np.sin(x) * 1.1
+        return np.sum(x)
+
+    def early_return_then_loop(x):
+        h = 2.0 * x
+        if np.max(h) <= 1.0:
+            return np.sum(h)
+        for i in range(2):
+            h = 0.5 * h
+        return np.mean(h)
+
+    def constant_early_return(x):
+        h = 2.0 * x
+        if np.sum(h) > 100.0:
+            return 0.0
+        for i in range(2):
+            h = np.sin(h)
+        return np.sum(h)
+"""
+
+
+@pytest.mark.parametrize("name, arrays", [
+    ("broadcast_carried", [(2, 3), (3,)]), ("nested_reuse", [(3,)]),
+    ("early_return_then_loop", [(3,)]), ("constant_early_return", [(3,)]),
+])
+@pytest.mark.parametrize("scale", [1.0, 0.05])
+def test_random_program_sweep_findings(tmp_path, name, arrays, scale):
+    f = load(tmp_path, SWEEP, name)
+    rng = np.random.default_rng(4)
+    args = [scale * rng.uniform(0.2, 1.5, s) for s in arrays]
+    check_grads(f, args, wrt=tuple(range(len(args))))
