@@ -596,6 +596,12 @@ class _Reverse:
             self.stacks[key] = self.names.claim(_free_in(self.names, f"_{name}_stack"))
         return self.stacks[key]
 
+    def saved_name(self, loop, name):
+        key = (id(loop), "saved", name)
+        if key not in self.stacks:
+            self.stacks[key] = self.names.claim(_free_in(self.names, f"_{name}_before"))
+        return self.stacks[key]
+
     def counter(self, loop):
         if id(loop) not in self.counters:
             self.counters[id(loop)] = self.names.temp("n")
@@ -629,6 +635,9 @@ class _Reverse:
             if c.init != Var(c.name):
                 out.append(Line((c.name,), _code(c.init), frozenset(_var_names([c.init])),
                                 _key(loop.span)))
+            elif not tape:  # a loop not reversed keeps the name's value from before it
+                saved = self.saved_name(loop, c.name)
+                out.append(Line((saved,), c.name, frozenset({c.name}), _key(loop.span)))
         body = []
         if tape:
             for c in loop.carried:
@@ -677,6 +686,12 @@ class _Reverse:
             elif isinstance(x, Loop):
                 if self.loop_active(x):
                     self.reverse_loop(x)
+                else:  # values from before the loop, for the statements reversed next
+                    for c in x.carried:
+                        if c.init == Var(c.name):
+                            saved = self.saved_name(x, c.name)
+                            self.lines.append(Line((c.name,), saved, frozenset({saved}),
+                                                   _key(x.span)))
 
     def reverse_if(self, x):
         phis = [p for p in x.phis if p.target in self.active and p.target in self.adj]

@@ -270,3 +270,17 @@ def test_random_program_sweep_findings(tmp_path, name, arrays, scale):
     rng = np.random.default_rng(4)
     args = [scale * rng.uniform(0.2, 1.5, s) for s in arrays]
     check_grads(f, args, wrt=tuple(range(len(args))))
+
+
+def test_a_loop_not_differentiated_does_not_clobber_values_the_reverse_sweep_reads(tmp_path):
+    f = load(tmp_path, """
+        def f(x, y, z):
+            v = y * 1.0
+            r = x / v
+            for i in range(2):
+                v = np.linalg.norm(z) + v * 0.0
+            return np.sum(r) + np.sum(v)
+    """)
+    x, y, z = np.array([0.5, 2.0]), np.array([0.8, 1.6]), np.array([0.3, 0.4])
+    np.testing.assert_allclose(s2s.grad(f)(x, y, z), 1 / y)
+    check_grads(f, [x, y, z], wrt=0)
