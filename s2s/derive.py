@@ -175,7 +175,7 @@ class _Reverse:
         self.session = session
         self.all = list(walk(func.body))
         self.assigns = [x for x in self.all if isinstance(x, Assign)]
-        self.tuples = {x.target for x in self.assigns if x.op == "tuple"}
+        self.tuples = {x.target for x in self.assigns if x.op in ("tuple", "list")}
         # matrix products: name -> the names of its factors (for shapes without values)
         self.products = {x.target: tuple(_code(a) for a in x.args) for x in self.assigns
                          if x.op in ("matmul", "np.matmul") and

@@ -103,6 +103,8 @@ def render(stmt: Assign, inlined=None):
     texts = [t for t, _ in args]
     if op == "tuple":
         return "(" + ", ".join(texts) + ("," if len(texts) == 1 else "") + ")", ATOM
+    if op == "list":
+        return "[" + ", ".join(texts) + "]", ATOM
     if op in ("np.concatenate", "np.stack"):
         texts = ["[" + ", ".join(texts) + "]"]
     from .normalize import _SIGS

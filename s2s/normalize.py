@@ -734,7 +734,8 @@ class _Normalizer:
             if any(isinstance(e, ast.Starred) for e in node.elts):
                 raise self.error(node, "cannot differentiate a starred expression",
                                  "list the values one by one.")
-            return "tuple", [self.operand(e, base) for e in node.elts], ()
+            kind = "tuple" if isinstance(node, ast.Tuple) else "list"  # [0, 1] indexes
+            return kind, [self.operand(e, base) for e in node.elts], ()
         if isinstance(node, ast.Subscript):
             value = self.operand(node.value, base)
             return "getitem", [value], [("index", self.static(node.slice, base))]

@@ -284,3 +284,8 @@ def test_a_loop_not_differentiated_does_not_clobber_values_the_reverse_sweep_rea
     x, y, z = np.array([0.5, 2.0]), np.array([0.8, 1.6]), np.array([0.3, 0.4])
     np.testing.assert_allclose(s2s.grad(f)(x, y, z), 1 / y)
     check_grads(f, [x, y, z], wrt=0)
+
+
+def test_hessian_through_a_list_index(tmp_path):
+    f = load(tmp_path, "def f(x):\n    return np.sum(x[[0, 2, 2]] ** 2)\n")
+    np.testing.assert_array_equal(s2s.hessian(f)(np.array([0.3, 0.5, 0.9])), np.diag([2.0, 0.0, 4.0]))

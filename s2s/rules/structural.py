@@ -134,7 +134,7 @@ def stack(c):
     return Multi(code, tuple(range(c.n)))
 
 
-@adjoint("tuple")                    # y = (a, b, ...)  ->  da, db, ... = dy
+@adjoint("tuple", "list")            # y = (a, b, ...)  ->  da, db, ... = dy
 def tuple_(c):
     return Multi(c.dy, tuple(range(c.n)))
 
@@ -185,7 +185,8 @@ def tangent(*ops):
 
 
 @tangent("np.sum", "np.mean", "np.transpose", "np.reshape", "np.expand_dims", "np.squeeze",
-         "np.ravel", "getitem", "np.trace", "np.diag", "np.concatenate", "np.stack", "tuple")
+         "np.ravel", "getitem", "np.trace", "np.diag", "np.concatenate", "np.stack", "tuple",
+         "list")
 def linear(c):                       # y = L(x)  ->  y_dot = L(x_dot)
     return c.same_op(c.dx(i) or f"np.zeros_like({c.x(i)})" for i in range(c.n))
 
