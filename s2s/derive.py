@@ -341,15 +341,22 @@ class _Reverse:
         scan(self.func.body)
         self.root_of, members = {}, {}
 
+        segment = {}  # cluster root id -> the stretch of straight-line code it is in
+
         def group(stmts):
+            # A loop or branch may re-assign a name (a carried name keeps the name of
+            # its value before the loop), so a cluster never spans one.
+            stretch = 0
             for i in range(len(stmts) - 1, -1, -1):
                 x = stmts[i]
                 if isinstance(x, If):
                     group(x.body)
                     group(x.orelse)
+                    stretch += 1
                     continue
                 if isinstance(x, Loop):
                     group(x.body)
+                    stretch += 1
                     continue
                 if not isinstance(x, Assign) or x.op not in ELEMENTWISE:
                     continue
@@ -360,12 +367,13 @@ class _Reverse:
                          else None for u in us}
                 root = roots.pop() if len(roots) == 1 else None
                 if root is not None and len(members[root]) < CLUSTER_MAX_STATEMENTS and \
-                        self.defs.get(x.target, 1) == 1:
+                        self.defs.get(x.target, 1) == 1 and segment[root] == (id(stmts), stretch):
                     self.root_of[id(x)] = root
                     members[root].append(x)
                 elif x.target in self.active:
                     self.root_of[id(x)] = id(x)
                     members[id(x)] = [x]
+                    segment[id(x)] = (id(stmts), stretch)
 
         group(self.func.body)
         self.members = {r: m[::-1] for r, m in members.items()}

@@ -289,3 +289,24 @@ def test_a_loop_not_differentiated_does_not_clobber_values_the_reverse_sweep_rea
 def test_hessian_through_a_list_index(tmp_path):
     f = load(tmp_path, "def f(x):\n    return np.sum(x[[0, 2, 2]] ** 2)\n")
     np.testing.assert_array_equal(s2s.hessian(f)(np.array([0.3, 0.5, 0.9])), np.diag([2.0, 0.0, 4.0]))
+
+
+def test_a_loop_reassigning_a_name_read_before_it(tmp_path):
+    f = load(tmp_path, """
+        def f(y):
+            v = np.sin(y)
+            w = np.cos(v)
+            for i in range(2):
+                v = y
+            return np.sum(w + v)
+
+        def g(x):
+            v = x.T
+            w = v * x
+            for i in range(3):
+                v = np.sum(v)
+            return np.sum(w ** 2)
+    """)
+    y = np.array([0.5, 0.9, 0.3])
+    np.testing.assert_allclose(s2s.grad(f)(y), 1 - np.sin(np.sin(y)) * np.cos(y))
+    check_grads(f.__globals__["g"], [np.array([[0.5, 0.9, 0.3]])])
