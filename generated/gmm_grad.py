@@ -49,6 +49,13 @@ def _fill(value, *like):
     return np.broadcast_to(np.asarray(value, dtype=np.result_type(*like, value)), shape)
 
 
+# a value computed from literals only (np.where(x > 0, 1, 0.5)), in x's precision.
+def _like(value, x):
+    if type(x) is float or getattr(value, "dtype", None) == getattr(x, "dtype", 0):
+        return value
+    return np.asarray(value, dtype=np.result_type(x, 1.0))
+
+
 # y = sum(x, axis) -> dx = dy broadcast back along the summed axes.
 def _expand(dy, x, axis=None, keepdims=False):
     if axis is not None and not keepdims:
@@ -272,7 +279,7 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     # backward, line 25: q_diags = np.exp(icf[:, :d])
     d_q_diags0 = dq_diags * q_diags
     dicf = dicf + _getitem_adjoint(d_q_diags0, icf, np.s_[:, :d])
-    return dalphas, dmeans, dicf
+    return _like(dalphas, alphas), _like(dmeans, means), _like(dicf, icf)
 
 
 def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
@@ -400,4 +407,4 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     # backward, line 25: q_diags = np.exp(icf[:, :d])
     d_q_diags0 = dq_diags * q_diags
     dicf = dicf + _getitem_adjoint(d_q_diags0, icf, np.s_[:, :d])
-    return _out12, (dalphas, dmeans, dicf)
+    return _out12, (_like(dalphas, alphas), _like(dmeans, means), _like(dicf, icf))

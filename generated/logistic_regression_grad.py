@@ -41,6 +41,13 @@ def _unbroadcast_matmul(g, a, b):
     return _unbroadcast_to(g, shape)
 
 
+# a value computed from literals only (np.where(x > 0, 1, 0.5)), in x's precision.
+def _like(value, x):
+    if type(x) is float or getattr(value, "dtype", None) == getattr(x, "dtype", 0):
+        return value
+    return np.asarray(value, dtype=np.result_type(x, 1.0))
+
+
 # y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed.
 def _matmul_adjoint_rhs(dy, a, b):
     nda = a.ndim if hasattr(a, "ndim") else np.ndim(a)
@@ -79,7 +86,7 @@ def loss_grad(w, b, x, y):
     d_z0 = _unbroadcast_matmul(_t0, x, w)
     db = _unbroadcast(_t0, b)
     dw = _matmul_adjoint_rhs(d_z0, x, w)
-    return dw, db
+    return _like(dw, w), _like(db, b)
 
 
 def loss_value_and_grad(w, b, x, y):
@@ -99,4 +106,4 @@ def loss_value_and_grad(w, b, x, y):
     d_z0 = _unbroadcast_matmul(_t0, x, w)
     db = _unbroadcast(_t0, b)
     dw = _matmul_adjoint_rhs(d_z0, x, w)
-    return _out8, (dw, db)
+    return _out8, (_like(dw, w), _like(db, b))

@@ -48,6 +48,13 @@ def _fill(value, *like):
     return np.broadcast_to(np.asarray(value, dtype=np.result_type(*like, value)), shape)
 
 
+# a value computed from literals only (np.where(x > 0, 1, 0.5)), in x's precision.
+def _like(value, x):
+    if type(x) is float or getattr(value, "dtype", None) == getattr(x, "dtype", 0):
+        return value
+    return np.asarray(value, dtype=np.result_type(x, 1.0))
+
+
 # y = sum(x, axis) -> dx = dy broadcast back along the summed axes.
 def _expand(dy, x, axis=None, keepdims=False):
     if axis is not None and not keepdims:
@@ -146,7 +153,7 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     d_h0 = _unbroadcast_matmul(_t1, x, w1)
     db1 = _unbroadcast(_t1, b1)
     dw1 = _matmul_adjoint_rhs(d_h0, x, w1)
-    return dw1, db1, dw2, db2
+    return _like(dw1, w1), _like(db1, b1), _like(dw2, w2), _like(db2, b2)
 
 
 def loss_value_and_grad(w1, b1, w2, b2, x, labels):
@@ -188,4 +195,4 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     d_h0 = _unbroadcast_matmul(_t1, x, w1)
     db1 = _unbroadcast(_t1, b1)
     dw1 = _matmul_adjoint_rhs(d_h0, x, w1)
-    return _out3, (dw1, db1, dw2, db2)
+    return _out3, (_like(dw1, w1), _like(db1, b1), _like(dw2, w2), _like(db2, b2))

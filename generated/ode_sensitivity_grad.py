@@ -28,6 +28,13 @@ def _unbroadcast_to(g, shape):
     return np.reshape(g, shape)
 
 
+# a value computed from literals only (np.where(x > 0, 1, 0.5)), in x's precision.
+def _like(value, x):
+    if type(x) is float or getattr(value, "dtype", None) == getattr(x, "dtype", 0):
+        return value
+    return np.asarray(value, dtype=np.result_type(x, 1.0))
+
+
 # a gradient is defined for a scalar result only: the result broadcasts `values`.
 def _check_scalar(function, *values):
     for v in values:
@@ -98,7 +105,7 @@ def final_energy_grad(damping, stiffness, drive, theta0=1.0, omega0=0.0, dt=0.01
         # backward, line 17: theta = theta + dt * omega
         domega = domega + _unbroadcast(dt * dtheta_1, omega)
         dtheta = dtheta + _unbroadcast(dtheta_1, theta)
-    return ddamping, dstiffness, ddrive
+    return _like(ddamping, damping), _like(dstiffness, stiffness), _like(ddrive, drive)
 
 
 def final_energy_value_and_grad(damping, stiffness, drive, theta0=1.0, omega0=0.0, dt=0.01, steps=500):
@@ -160,4 +167,4 @@ def final_energy_value_and_grad(damping, stiffness, drive, theta0=1.0, omega0=0.
         # backward, line 17: theta = theta + dt * omega
         domega = domega + _unbroadcast(dt * dtheta_1, omega)
         dtheta = dtheta + _unbroadcast(dtheta_1, theta)
-    return _value0, (ddamping, dstiffness, ddrive)
+    return _value0, (_like(ddamping, damping), _like(dstiffness, stiffness), _like(ddrive, drive))

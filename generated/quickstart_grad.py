@@ -4,11 +4,18 @@
 import numpy as np
 
 
+# a value computed from literals only (np.where(x > 0, 1, 0.5)), in x's precision.
+def _like(value, x):
+    if type(x) is float or getattr(value, "dtype", None) == getattr(x, "dtype", 0):
+        return value
+    return np.asarray(value, dtype=np.result_type(x, 1.0))
+
+
 def loss_grad(x):
     """Gradient of loss (examples/quickstart.py:11) with respect to x."""
     # backward, line 12: return np.sum((x + 3 - 2) ** 2)
     dx = 2 * (1 + x)
-    return dx
+    return _like(dx, x)
 
 
 def loss_value_and_grad(x):
@@ -17,4 +24,4 @@ def loss_value_and_grad(x):
     _out3 = np.sum((x + 3 - 2) ** 2)
     # backward, line 12: return np.sum((x + 3 - 2) ** 2)
     dx = 2 * (1 + x)
-    return _out3, dx
+    return _out3, _like(dx, x)

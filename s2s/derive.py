@@ -522,6 +522,8 @@ class _Reverse:
                 code = f"np.zeros_like({w}) + {code}"
             elif code in self.views:
                 code = f"np.array({code})"
+            else:  # Python-float weights (np.where(c, d / 2, 0)) must not widen float32
+                code = f"_like({code}, {w})"
             grads.append(code)
         return Derivative(self.func, self.wrt, self.kind, forward, self.lines, grads,
                           value, self.names, seed=seed if self.kind == "vjp" else None,

@@ -46,7 +46,7 @@ import numpy as np
 from .frontend import Parsed, display_name, lookup, parse
 from .ir import Assign, Carry, Const, Function, If, Loop, Phi, Return, Var, rename_all
 from .names import NameTable
-from .runtime import _check_scalar
+from .runtime import _check_scalar, _like
 
 # Canonical op name -> "operands; static=default, ...".  A leading * marks an
 # operand that is a list or tuple of operands (np.concatenate([a, b])).
@@ -652,6 +652,10 @@ class _Normalizer:
                 return named
         if isinstance(node, ast.IfExp):
             return self.if_expression(node, base, top_name if top else None)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id not in self.env and node.args and \
+                _is_runtime(self.parsed.namespace.get(node.func.id), _like):
+            return self.operand(node.args[0], base)  # a gradient's dtype cast: the value
         if isinstance(node, ast.Subscript) and self._is_index_maker(node.value):
             # np.s_[1:3, None]: an index value, as generated gradients pass to helpers
             return self.emit(self.names.temp(base), "np.s_", [],
@@ -924,10 +928,14 @@ STOP = "<stop>"  # set when the current loop iteration breaks
 _INTERNAL = {RET: "_out", RETURNED: "_returned", STOP: "_stop"}
 
 
-def _is_check(obj):
-    """Whether obj is runtime._check_scalar, or the copy a generated module pastes."""
+def _is_runtime(obj, helper):
+    """Whether obj is the runtime helper, or the copy a generated module pastes."""
     code = getattr(obj, "__code__", None)
-    return code is not None and code.co_code == _check_scalar.__code__.co_code
+    return code is not None and code.co_code == helper.__code__.co_code
+
+
+def _is_check(obj):
+    return _is_runtime(obj, _check_scalar)
 
 
 def _exited(env):

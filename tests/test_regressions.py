@@ -310,3 +310,11 @@ def test_a_loop_reassigning_a_name_read_before_it(tmp_path):
     y = np.array([0.5, 0.9, 0.3])
     np.testing.assert_allclose(s2s.grad(f)(y), 1 - np.sin(np.sin(y)) * np.cos(y))
     check_grads(f.__globals__["g"], [np.array([[0.5, 0.9, 0.3]])])
+
+
+def test_float32_with_python_float_weights_at_ties(tmp_path):
+    f = load(tmp_path, "def f(x, y):\n    return np.mean(np.maximum(y, x))\n")
+    y = np.array([[0.5, 0.9, 0.3], [1.1, 0.7, 0.4]], dtype=np.float32)
+    dx, dy = s2s.grad(f, wrt=(0, 1))(np.float32(0.7), y)
+    assert dx.dtype == np.float32 and dy.dtype == np.float32
+    assert isinstance(s2s.grad(f)(0.7, y.astype(float)), float)
