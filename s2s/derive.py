@@ -176,13 +176,15 @@ class _Reverse:
         self.all = list(walk(func.body))
         self.assigns = [x for x in self.all if isinstance(x, Assign)]
         self.tuples = {x.target for x in self.assigns if x.op in ("tuple", "list")}
-        # matrix products: name -> the names of its factors (for shapes without values)
-        self.products = {x.target: tuple(_code(a) for a in x.args) for x in self.assigns
-                         if x.op in ("matmul", "np.matmul") and
-                         all(isinstance(a, Var) for a in x.args)}
         self.defs = {}  # name -> number of statements assigning it (branches share names)
         for x in self.assigns:
             self.defs[x.target] = self.defs.get(x.target, 0) + 1
+        # matrix products: name -> the names of its factors (for shapes without values)
+        merged = {p.target for y in self.all if isinstance(y, If) for p in y.phis} | {
+            c.name for y in self.all if isinstance(y, Loop) for c in y.carried}
+        self.products = {x.target: tuple(_code(a) for a in x.args) for x in self.assigns
+                         if x.op in ("matmul", "np.matmul") and x.target not in merged
+                         and self.defs[x.target] == 1 and all(isinstance(a, Var) for a in x.args)}
         taken = set(func.params) | set(func.constants) | HELPERS
         for x in self.all:
             if isinstance(x, Assign):
@@ -723,8 +725,9 @@ class _Reverse:
                 self.reverse_block(body)
             bodies.append(self.collect(build))
             states.append(self.snapshot())
+        merged_here = {p.target for p in phis} - self.defined_outside(x)
         outer = sorted({v for st in states for v in st[0]
-                        if v not in inner and v not in {p.target for p in phis}},
+                        if v not in inner and v not in merged_here},
                        key=lambda v: (self.order.get(v, len(self.order)), v))
         for i, st in enumerate(states):
             self.restore(st)

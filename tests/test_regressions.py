@@ -318,3 +318,28 @@ def test_float32_with_python_float_weights_at_ties(tmp_path):
     dx, dy = s2s.grad(f, wrt=(0, 1))(np.float32(0.7), y)
     assert dx.dtype == np.float32 and dy.dtype == np.float32
     assert isinstance(s2s.grad(f)(0.7, y.astype(float)), float)
+
+
+def test_branches_with_a_loop_on_one_side_and_different_shapes(tmp_path):
+    f = load(tmp_path, """
+        def f(x):
+            v = np.sum(x)
+            if v >= 100.0:
+                for i in range(2):
+                    v = v * 2.0
+            return v
+
+        def g(x):
+            if np.sum(x) >= 1.0:
+                v = x @ x.T
+            else:
+                v = x
+            v = v + x
+            return np.mean(v)
+    """)
+    x = np.array([0.5, 0.9, 0.3])
+    np.testing.assert_array_equal(s2s.grad(f)(x), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(s2s.grad(f)(100 * x), [4.0, 4.0, 4.0])
+    g = f.__globals__["g"]
+    for column in (np.array([[0.2], [0.3]]), np.array([[0.6], [0.9]])):
+        check_grads(g, [column])
