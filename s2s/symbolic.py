@@ -58,6 +58,7 @@ FUNCTIONS = {
     "exp": "np.exp", "log": "np.log", "sin": "np.sin", "cos": "np.cos", "tan": "np.tan",
     "asin": "np.arcsin", "acos": "np.arccos", "atan": "np.arctan", "atan2": "np.arctan2",
     "sinh": "np.sinh", "cosh": "np.cosh", "tanh": "np.tanh", "Abs": "np.abs",
+    "Absolute": "np.abs",
     "sign": "np.sign", "Sign": "np.sign", "log1p": "np.log1p", "expm1": "np.expm1",
     "Maximum": "np.maximum", "Minimum": "np.minimum", "Where": "np.where", "Clip": "np.clip",
 }

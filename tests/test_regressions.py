@@ -343,3 +343,8 @@ def test_branches_with_a_loop_on_one_side_and_different_shapes(tmp_path):
     g = f.__globals__["g"]
     for column in (np.array([[0.2], [0.3]]), np.array([[0.6], [0.9]])):
         check_grads(g, [column])
+
+
+def test_abs_of_a_composition(tmp_path):
+    f = load(tmp_path, "def f(x):\n    return np.sum(np.abs(np.cos(np.log(x))))\n")
+    check_grads(f, [np.array([0.5, 0.9, 0.3])])

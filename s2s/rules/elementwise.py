@@ -76,6 +76,16 @@ class Clip(sp.Function):
         return Where(x > hi, sp.Integer(1), Where(sp.Eq(x, hi), half, sp.Integer(0)))
 
 
+class Absolute(sp.Function):
+    """np.abs on real values: derivative sign(x), 0 at 0 (SymPy's Abs of an expression
+    it cannot prove real differentiates through complex arg())."""
+    nargs = 1
+    is_real = True
+
+    def fdiff(self, argindex=1):
+        return sp.sign(self.args[0])
+
+
 class Sign(sp.Function):
     """np.sign: derivative 0 everywhere (PyTorch's and JAX's convention)."""
     nargs = 1
@@ -154,7 +164,7 @@ ELEMENTWISE = {
     "np.sinh":       Elementwise(sp.sinh),
     "np.cosh":       Elementwise(sp.cosh),
     "np.tanh":       Elementwise(sp.tanh),
-    "np.abs":        Elementwise(sp.Abs),  # abs'(0) = 0
+    "np.abs":        Elementwise(Absolute),  # abs'(0) = 0
     "np.negative":   Elementwise(lambda x: -x),
     "np.reciprocal": Elementwise(lambda x: 1 / x, domain=(0.5, 2.0)),
     "np.power":      Elementwise(power, domain=((0.1, 3.0), (-2.0, 2.0))),
