@@ -153,6 +153,8 @@ class _Forward(_Reverse):
             if not terms:
                 return
             total = into_where(common_factors(sp.Add(*terms)))
+            if total == 0:  # x - np.maximum(x, x): no tangent, not an int 0
+                return
             code = to_code(total)
             covered = frozenset().union(*bases) if bases else frozenset()
             lazy = covered != self.base.get(x.target, frozenset({x.target}))
@@ -318,7 +320,16 @@ class _Forward(_Reverse):
                                  code_reads(t or c.name), _key(x.span)))
             self.tangent[c.name] = names[c.name]
             self.lazy_t.discard(c.name)
+        outside = dict(self.tangent), set(self.lazy_t)
         body = self.block(x.body)
+        # a tangent the body computed for an outer value (a broadcast made inside the
+        # loop) may not exist after it: outer values keep their tangents from before
+        carried_names = {c.name for c in x.carried}
+        for name, t in outside[0].items():
+            if name not in carried_names:
+                self.tangent[name] = t
+                if name in outside[1]:
+                    self.lazy_t.add(name)
         for c in x.carried:
             if c.update != Var(c.name):
                 body.append(Line((c.name,), _code(c.update), frozenset(_var_names([c.update]))))

@@ -348,3 +348,20 @@ def test_branches_with_a_loop_on_one_side_and_different_shapes(tmp_path):
 def test_abs_of_a_composition(tmp_path):
     f = load(tmp_path, "def f(x):\n    return np.sum(np.abs(np.cos(np.log(x))))\n")
     check_grads(f, [np.array([0.5, 0.9, 0.3])])
+
+
+def test_forward_mode_zero_tangents_and_loops_that_do_not_run(tmp_path):
+    f = load(tmp_path, """
+        def f(x, y):
+            h = x + y
+            for i in range(0):
+                v = h @ x
+            return np.sum(h)
+
+        def g(x):
+            return (x - np.maximum(x, x))[1]
+    """)
+    x, y = np.array([0.5, 0.9, 0.3]), np.array([0.1, 0.2, 0.3])
+    assert np.isclose(s2s.jvp(f)(x, y, np.ones(3))[1], 3.0)
+    value, tangent = s2s.jvp(f.__globals__["g"])(x, np.ones(3))
+    assert value == 0.0 and tangent == 0.0
