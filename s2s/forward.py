@@ -147,9 +147,12 @@ class _Forward(_Reverse):
                         continue
                     partial = in_forward_values(partial, defs)
                     terms.append(partial * symbol(self.tangent[a.name]))
+                    # the term's shape: the partial's values, and the operand's tangent
+                    # unless that is itself a smaller stand-in for its broadcast
                     bases |= set(self.base.get(s.name, frozenset({s.name}))
-                                 for s in partial.free_symbols) | {
-                                     self.base.get(a.name, frozenset({a.name}))}
+                                 for s in partial.free_symbols)
+                    if a.name not in self.lazy_t:
+                        bases.add(self.base.get(a.name, frozenset({a.name})))
             if not terms:
                 return
             total = into_where(common_factors(sp.Add(*terms)))

@@ -365,3 +365,19 @@ def test_forward_mode_zero_tangents_and_loops_that_do_not_run(tmp_path):
     assert np.isclose(s2s.jvp(f)(x, y, np.ones(3))[1], 3.0)
     value, tangent = s2s.jvp(f.__globals__["g"])(x, np.ones(3))
     assert value == 0.0 and tangent == 0.0
+
+
+def test_forward_mode_broadcasts_by_operands_that_are_not_differentiated(tmp_path):
+    f = load(tmp_path, """
+        def f(x, y):
+            v = y + x
+            return np.sum(0.5 - v)
+
+        def g(z, y):
+            return np.sum(z - y + y) ** 2
+    """)
+    assert np.isclose(s2s.jvp(f)(0.7, np.ones((3, 2)), 1.0)[1], -6.0)
+    g = f.__globals__["g"]
+    y = np.linspace(0.1, 0.6, 6)
+    assert np.isclose(s2s.jvp(g)(0.7, y, 1.0)[1], 50.4)
+    assert np.isclose(s2s.hessian(g)(0.7, y), 72.0)
