@@ -515,7 +515,7 @@ class _Normalizer:
                 return  # a generated gradient's check of its result: no value to follow
             if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and \
                     call.func.attr == "append" and isinstance(call.func.value, ast.Name) and \
-                    self.stacks.get(call.func.value.id) == self.env.get(call.func.value.id) \
+                    call.func.value.id in self.stacks and call.func.value.id in self.env \
                     and len(call.args) == 1 and not call.keywords:
                 # stack.append(v), as generated gradients save loop values
                 stack = self.env[call.func.value.id]
@@ -813,7 +813,7 @@ class _Normalizer:
         if op is None and text is None:  # x.method(...)
             method = func.attr
             if method == "pop" and isinstance(func.value, ast.Name) and not node.args and \
-                    self.stacks.get(func.value.id) == self.env.get(func.value.id):
+                    func.value.id in self.stacks and func.value.id in self.env:
                 return "stack_pop", [self.env[func.value.id]], []
             if method not in METHODS:
                 # evaluated as written; derive refuses it on a differentiated path

@@ -381,3 +381,16 @@ def test_forward_mode_broadcasts_by_operands_that_are_not_differentiated(tmp_pat
     y = np.linspace(0.1, 0.6, 6)
     assert np.isclose(s2s.jvp(g)(0.7, y, 1.0)[1], 50.4)
     assert np.isclose(s2s.hessian(g)(0.7, y), 72.0)
+
+
+def test_hessian_through_a_loop_inside_a_branch(tmp_path):
+    f = load(tmp_path, """
+        def f(y):
+            if np.sum(y) > 0:
+                for i in range(2):
+                    y = y * y
+            return np.sum(y)
+    """)
+    y = np.array([0.5, 0.9, 0.3])
+    np.testing.assert_allclose(s2s.hessian(f)(y), np.diag(12 * y ** 2))
+    np.testing.assert_allclose(s2s.hessian(f)(-y), np.zeros((3, 3)))
