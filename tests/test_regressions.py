@@ -394,3 +394,8 @@ def test_hessian_through_a_loop_inside_a_branch(tmp_path):
     y = np.array([0.5, 0.9, 0.3])
     np.testing.assert_allclose(s2s.hessian(f)(y), np.diag(12 * y ** 2))
     np.testing.assert_allclose(s2s.hessian(f)(-y), np.zeros((3, 3)))
+
+
+def test_hessian_through_stack_along_an_axis(tmp_path):
+    f = load(tmp_path, "def f(z):\n    return np.sum(np.stack([z, z], axis=1) ** 2)\n")
+    np.testing.assert_allclose(s2s.hessian(f)(np.array([0.5, 0.9])), 4 * np.eye(2))

@@ -224,7 +224,7 @@ HELPER_TANGENTS = {
     "_dot_adjoint_lhs": (0, 2), "_dot_adjoint_rhs": (0, 1),
     "_outer_adjoint_lhs": (0, 2), "_outer_adjoint_rhs": (0, 1),
     "_var_adjoint": (0, 1),
-    "np.broadcast_to": (0,), "np.array": (0,),
+    "np.broadcast_to": (0,), "np.array": (0,), "np.moveaxis": (0,),
 }
 # _add_tuples is linear in each argument separately, not jointly
 HELPER_SUMS = {"_add_tuples"}
