@@ -35,7 +35,8 @@ import sympy as sp
 
 from . import runtime
 from .errors import InternalError, NoRuleError, UnsupportedSyntaxError
-from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, operand_reads,
+from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, defined,
+                 operand_reads,
                  static_code, walk)
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
@@ -185,16 +186,8 @@ class _Reverse:
         self.products = {x.target: tuple(_code(a) for a in x.args) for x in self.assigns
                          if x.op in ("matmul", "np.matmul") and x.target not in merged
                          and self.defs[x.target] == 1 and all(isinstance(a, Var) for a in x.args)}
-        taken = set(func.params) | set(func.constants) | HELPERS
-        for x in self.all:
-            if isinstance(x, Assign):
-                taken.add(x.target)
-            elif isinstance(x, If):
-                taken.update(p.target for p in x.phis)
-            elif isinstance(x, Loop):
-                taken.update(c.name for c in x.carried)
-                taken.update([x.index] if x.index else [])
-        self.names = NameTable(taken)
+        self.names = NameTable(set(func.params) | set(func.constants) | HELPERS |
+                               defined(func.body))
         self.lines = []
         self.adj = {}  # var -> code holding its adjoint so far
         self.adj_name = {}  # var -> the name its adjoint is assigned to
@@ -708,7 +701,7 @@ class _Reverse:
     def reverse_if(self, x):
         phis = [p for p in x.phis if p.target in self.active and p.target in self.adj]
         # names first defined in the branches (a loop inside may carry an outer name)
-        inner = (_defined(x.body) | _defined(x.orelse)) - self.defined_outside(x)
+        inner = (defined(x.body) | defined(x.orelse)) - self.defined_outside(x)
         for p in phis:
             self.materialize(p.target)
         before = self.snapshot()
@@ -749,29 +742,11 @@ class _Reverse:
 
     def defined_outside(self, node):
         """Names the function defines (arguments included) outside statement `node`."""
-        names = set(self.func.params)
-
-        def visit(stmts):
-            for y in stmts:
-                if y is node:
-                    continue
-                if isinstance(y, Assign):
-                    names.add(y.target)
-                elif isinstance(y, If):
-                    names.update(p.target for p in y.phis)
-                    visit(y.body)
-                    visit(y.orelse)
-                elif isinstance(y, Loop):
-                    names.update(c.name for c in y.carried)
-                    names.update([y.index] if y.index else [])
-                    visit(y.test)
-                    visit(y.body)
-        visit(self.func.body)
-        return names
+        return set(self.func.params) | defined(self.func.body, skip=node)
 
     def reverse_loop(self, loop):
         block = _key(loop.span)
-        inner = _defined(loop.body) | {c.name for c in loop.carried}
+        inner = defined(loop.body) | {c.name for c in loop.carried}
         used = set()
         for y in walk(loop.body):
             for n in (y.args if isinstance(y, Assign) else []):
@@ -1037,20 +1012,6 @@ def _range(bounds):
     if step == "1":
         return f"range({stop})" if start == "0" else f"range({start}, {stop})"
     return f"range({start}, {stop}, {step})"
-
-
-def _defined(stmts):
-    names = set()
-    for y in walk(stmts):
-        if isinstance(y, Assign):
-            names.add(y.target)
-        elif isinstance(y, If):
-            names.update(p.target for p in y.phis)
-        elif isinstance(y, Loop):
-            names.update(c.name for c in y.carried)
-            if y.index:
-                names.add(y.index)
-    return names
 
 
 def _sym_reads(expr):

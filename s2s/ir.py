@@ -118,6 +118,24 @@ def walk(stmts):
             yield from walk(s.body)
 
 
+def defined(stmts, skip=None):
+    """Every name the (nested) statements assign, leaving out statement `skip`."""
+    names = set()
+    for s in stmts:
+        if s is skip:
+            continue
+        if isinstance(s, Assign):
+            names.add(s.target)
+        elif isinstance(s, If):
+            names.update(p.target for p in s.phis)
+            names |= defined(s.body, skip) | defined(s.orelse, skip)
+        elif isinstance(s, Loop):
+            names.update(c.name for c in s.carried)
+            names.update([s.index] if s.index else [])
+            names |= defined(s.test, skip) | defined(s.body, skip)
+    return names
+
+
 def operand_reads(s):
     """Names a compound statement reads in its own header (not inside its blocks)."""
     names = []

@@ -44,7 +44,8 @@ import numbers
 import numpy as np
 
 from .frontend import Parsed, display_name, lookup, parse
-from .ir import Assign, Carry, Const, Function, If, Loop, Phi, Return, Var, rename_all
+from .ir import (Assign, Carry, Const, Function, If, Loop, Phi, Return, Var, defined,
+                 rename_all)
 from .names import NameTable
 from .runtime import _check_scalar, _like
 
@@ -981,25 +982,10 @@ def _assigned(stmts):
     return names, returns, breaks or returns
 
 
-def _defined_in(stmts):
-    from .ir import walk
-    names = set()
-    for s in walk(stmts):
-        if isinstance(s, Assign):
-            names.add(s.target)
-        elif isinstance(s, If):
-            names.update(p.target for p in s.phis)
-        elif isinstance(s, Loop):
-            names.update(c.name for c in s.carried)
-            if s.index:
-                names.add(s.index)
-    return names
-
-
 def _coalesce_phis(then_list, else_list, phis):
     """Give a phi's target the name of the values merged when they are defined in the
     branches just for it: `if c: y = a else: y = b` keeps one name, no copies."""
-    then_defs, else_defs = _defined_in(then_list), _defined_in(else_list)
+    then_defs, else_defs = defined(then_list), defined(else_list)
     uses = {}
     for p in phis:
         for v in (p.then, p.orelse):
