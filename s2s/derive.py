@@ -36,8 +36,7 @@ import sympy as sp
 from . import runtime
 from .errors import InternalError, NoRuleError, UnsupportedSyntaxError
 from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, defined,
-                 operand_reads,
-                 static_code, walk)
+                 operand_reads, static_code, walk)
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .normalize import ATTRIBUTES
@@ -415,6 +414,7 @@ class _Reverse:
                 return
             name = self.adjoint_name(var)
             self.lines.append(Line((name,), code, frozenset(reads), block))
+            self.views.discard(name)  # the name now holds a fresh array
         else:
             name = self.adjoint_name(var)
             if var in self.tuples:
