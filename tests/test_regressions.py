@@ -55,8 +55,9 @@ def test_spectral_norm_is_refused_and_the_vector_2_norm_is_not(tmp_path):
 
 def test_concatenate_with_axis_none_is_refused(tmp_path):
     f = load(tmp_path, "def f(x, y):\n    return np.sum(np.concatenate([x, y], axis=None) ** 2)\n")
-    with pytest.raises(s2s.NoRuleError, match="axis=None"):
+    with pytest.raises(s2s.NoRuleError, match="axis=None") as info:
         s2s.grad(f)
+    assert info.value.lineno == 5 and info.value.line.strip().startswith("return")
 
 
 @pytest.mark.parametrize("body", [
