@@ -362,7 +362,7 @@ def write_markdown(path, env, results, scaling_results, options, chart_note, fai
                       f"`{w.func.__name__}` wrt {w.wrt[0]} and is checked against a "
                       "hand-written NumPy Hessian (`np.diag` of its three diagonals). "
                       "s2s: `s2s.hessian(f, wrt)`, forward mode over the generated "
-                      "gradient, one sweep per input element; jax: `jax.hessian` "
+                      "gradient, one sweep with the whole basis as a batch of tangents; jax: `jax.hessian` "
                       "(jacfwd over jacrev), unjitted and under `jax.jit`; torch: "
                       "`torch.autograd.functional.hessian` (default, one backward of the "
                       "gradient per input element). The forward-over-reverse code s2s "

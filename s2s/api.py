@@ -11,7 +11,7 @@ import numpy as np
 from .cache import load, memoised
 from .derive import Session, derive
 from .emit import function_name, module
-from .errors import DifferentiationError
+from .errors import DifferentiationError, NotBatchable
 from .frontend import display_name
 from .normalize import to_ir
 
@@ -54,9 +54,9 @@ def _wrt_error(ir, message, hint):
 def _build(func, wrt, kind):
     ir = to_ir(func)
     names, single = _resolve_wrt(func, ir, wrt)
-    if kind == "jvp":
+    if kind in ("jvp", "batched_jvp"):
         from .forward import forward
-        d = forward(ir, names, callee=func)
+        d = forward(ir, names, callee=func, batched=kind == "batched_jvp")
     else:
         d = derive(ir, names, kind, callee=func)
     d.single = single
@@ -128,7 +128,9 @@ class _CotangentLast:
 
 class _Jacobian:
     """out.shape + in.shape Jacobians: columns from the generated forward mode (one
-    sweep per input element) or rows from the generated VJP (one per output element)."""
+    sweep with a batch of tangents, the whole basis, or where a rule has no batched
+    form one sweep per input element) or rows from the generated VJP (one per output
+    element)."""
 
     def __init__(self, func, wrt, kind, mode="auto"):
         self.func = getattr(func, "__s2s_function__", func)
@@ -136,12 +138,19 @@ class _Jacobian:
         self.single = not isinstance(wrt, (tuple, list))
         self.kind, self.mode = kind, mode
         self.__name__ = f"{getattr(self.func, '__name__', 'f')}_{kind}"
-        self.jvp = _derivative(func, wrt, "jvp") if mode != "reverse" else None
+        self.jvp = self.batched = None
+        if mode != "reverse" and kind != "jvp":
+            try:
+                self.batched = _derivative(func, wrt, "batched_jvp")
+            except NotBatchable:
+                pass
+        if mode != "reverse" and self.batched is None:
+            self.jvp = _derivative(func, wrt, "jvp")
         self.vjp = _derivative(func, wrt, "vjp") if mode in ("reverse", "auto") else None
-        self.source = (self.jvp or self.vjp).source
+        self.source = (self.batched or self.jvp or self.vjp).source
 
-    def _tangent_kwargs(self, tangents):
-        code = self.jvp.__wrapped__.__code__
+    def _tangent_kwargs(self, tangents, jvp=None):
+        code = (jvp or self.jvp).__wrapped__.__code__
         names = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
         return dict(zip(names[-len(tangents):], tangents))
 
@@ -155,6 +164,8 @@ class _Jacobian:
 
     def columns(self, args, kwargs):
         xs = [np.asarray(v) for v in self._values(args, kwargs)]
+        if self.batched is not None:
+            return self.batched_columns(args, kwargs, xs)
         blocks = []
         out = None
         for k, x in enumerate(xs):
@@ -168,6 +179,25 @@ class _Jacobian:
             out = np.asarray(out)
             blocks.append(np.stack(cols, axis=-1).reshape(out.shape + x.shape) if cols
                           else np.zeros(out.shape + x.shape))
+        return out, tuple(blocks)
+
+    def batched_columns(self, args, kwargs, xs):
+        """All columns from one sweep: the batch of tangents is the basis of the inputs."""
+        n = sum(x.size for x in xs)
+        basis = np.eye(n, dtype=np.result_type(*xs, float)) if n else np.zeros((0, 0))
+        tangents, start = [], 0
+        for x in xs:
+            tangents.append(basis[:, start:start + x.size].reshape((n,) + x.shape))
+            start += x.size
+        out, cols = self.batched(*args, **kwargs, **self._tangent_kwargs(tangents,
+                                                                          self.batched))
+        out = np.asarray(out)
+        cols = np.broadcast_to(cols, (n,) + out.shape)
+        jac = np.moveaxis(cols, 0, -1)  # out.shape + (n,)
+        blocks, start = [], 0
+        for x in xs:
+            blocks.append(np.array(jac[..., start:start + x.size]).reshape(out.shape + x.shape))
+            start += x.size
         return out, tuple(blocks)
 
     def rows(self, args, kwargs):
@@ -233,7 +263,8 @@ def _gradient_function(func, wrt):
 
 def hessian(func, wrt=0):
     """``in.shape + in.shape`` second derivatives: forward mode applied to the
-    generated gradient (forward over reverse), one sweep per input element."""
+    generated gradient (forward over reverse), one sweep whose batch of tangents is
+    the basis of the input (one sweep per element where a rule has no batched form)."""
     def build():
         g, name = _gradient_function(func, wrt)
         return _Jacobian(g, name, "hessian", "forward")
@@ -313,34 +344,49 @@ def standalone_module(func, wrt, header, mode="reverse"):
         return module([forward(ir, names, session=session, callee=func)], header=header,
                       standalone=True)[0]
     if mode == "hessian":
-        gfn, name = _gradient_function(func, wrt)
-        gir = to_ir(gfn)
-        d = forward(gir, (name,), session=Session(set(gir.constants) | {gir.name}),
-                    callee=gfn)
-        text = module([d], header=header, standalone=True)[0]
-        args = ", ".join(p for p in ir.params)
-        call = ", ".join(ir.params)
-        dot = d.tangent_params[0]
-        return text + f"""
-
-def {ir.name}_hessian({args}):
-    \"\"\"Hessian of {ir.name} with respect to {name}: one forward sweep of
-    {d.name or gir.name + '_jvp'} per element of {name}, shape {name}.shape + {name}.shape.\"\"\"
-    shape = np.shape({name})
-    columns = []
-    for j in range(int(np.prod(shape))):
-        basis = np.zeros(int(np.prod(shape)))
-        basis[j] = 1.0
-        _, column = {gir.name}_jvp({call}, {dot}=np.reshape(basis, shape))
-        columns.append(np.ravel(column))
-    return np.reshape(np.stack(columns, axis=-1), shape + shape)
-""".replace('\\"', '"')
+        return _standalone_hessian(func, ir, wrt, header)
     derivatives = []
     for kind in ("grad", "value_and_grad"):
         d = derive(ir, names, kind, session=session, callee=func)
         d.single = single
         derivatives.append(d)
     return module(derivatives, header=header, standalone=True)[0]
+
+
+def _standalone_hessian(func, ir, wrt, header):
+    """`FUNC_hessian`: one sweep of the gradient's forward mode with the basis as its
+    batch of tangents, or one sweep per element where a rule has no batched form."""
+    from .forward import forward
+    gfn, name = _gradient_function(func, wrt)
+    gir = to_ir(gfn)
+    session = Session(set(gir.constants) | {gir.name})
+    args = ", ".join(ir.params)
+    try:
+        d = forward(gir, (name,), session=session, callee=gfn, batched=True)
+    except NotBatchable:
+        d = None
+    if d is not None:
+        body = f"""one sweep of {d.name} with the basis of {name} as its batch of tangents.
+    shape = np.shape({name})
+    basis = np.reshape(np.eye(int(np.prod(shape))), (-1,) + shape)
+    _, columns = {d.name}({args}, {d.tangent_params[0]}=basis)
+    return np.reshape(np.moveaxis(columns, 0, -1), shape + shape)"""
+    else:
+        d = forward(gir, (name,), session=Session(set(gir.constants) | {gir.name}),
+                    callee=gfn)
+        body = f"""one sweep of {d.name or gir.name + '_jvp'} per element of {name}.
+    shape = np.shape({name})
+    columns = []
+    for j in range(int(np.prod(shape))):
+        basis = np.zeros(int(np.prod(shape)))
+        basis[j] = 1.0
+        _, column = {gir.name}_jvp({args}, {d.tangent_params[0]}=np.reshape(basis, shape))
+        columns.append(np.ravel(column))
+    return np.reshape(np.stack(columns, axis=-1), shape + shape)"""
+    text = module([d], header=header, standalone=True)[0]
+    doc = f"Hessian of {ir.name} with respect to {name}, shape {name}.shape + {name}.shape:"
+    head, rest = body.split("\n", 1)
+    return text + f'\n\ndef {ir.name}_hessian({args}):\n    """{doc}\n    {head}"""\n{rest}\n'
 
 
 def show(func, wrt=0):

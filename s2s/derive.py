@@ -41,7 +41,7 @@ from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .normalize import ATTRIBUTES
 from .rules.nondiff import STACK_OPS
-from .rules.structural import HELPER_TANGENTS, Multi, Scalar
+from .rules.structural import HELPER_SHAPES, HELPER_TANGENTS, Multi, Scalar
 from .simplify import common_factors, cse, in_forward_values, into_where, numbers_only
 from .simplify import _substitute as substitute
 from .symbolic import statement_to_sympy, symbol, to_code
@@ -272,6 +272,13 @@ class _Reverse:
             elif (x.op in REDUCTIONS and x.param("axis") is None and not x.param("keepdims")) \
                     or x.op in ("np.trace", "np.linalg.norm"):
                 shape = frozenset()
+            elif x.op == "call" and x.param("func") in HELPER_SHAPES and \
+                    not x.param("kwnames") and \
+                    not any(isinstance(a, Var) and a.name in self.tuples for a in x.args):
+                at = HELPER_SHAPES[x.param("func")]
+                if at[-1] is ...:
+                    at = range(at[0], len(x.args))
+                shape = frozenset().union(*(of(x.args[i]) for i in at if i < len(x.args)))
             else:
                 shape = frozenset({x.target})
             found.setdefault(x.target, set()).add(shape)

@@ -167,6 +167,9 @@ def describe(d: Derivative):
         return f"{where}, as s2s read it (the forward pass its derivatives call)."
     if d.kind == "jvp":
         dots = ", ".join(d.tangent_params)
+        if getattr(d, "batched", False):
+            return (f"Value of {where} and its derivatives along a batch of tangents {dots} "
+                    f"of {wrt} (a leading axis, one entry per direction).")
         return f"Value of {where} and its derivative along the tangent {dots} of {wrt}."
     what = {"grad": "Gradient", "value_and_grad": "Value and gradient"}[d.kind]
     return f"{what} of {where} with respect to {wrt}."

@@ -62,3 +62,8 @@ class SourceUnavailableError(DifferentiationError):
 
 class InternalError(DifferentiationError):
     """A broken invariant inside s2s: a bug, please report it."""
+
+
+class NotBatchable(Exception):
+    """Internal: a forward-mode rule has no form for a batch of tangents; the caller
+    falls back to one forward sweep per tangent."""

@@ -20,8 +20,8 @@ import sympy as sp
 
 from .derive import (Derivative, Session, _code, _free_in, _key, _Reverse, _var_names,
                      code_reads)
-from .errors import NoRuleError
-from .ir import Assign, Block, Const, If, Line, Loop, Var, static_code
+from .errors import NoRuleError, NotBatchable
+from .ir import Assign, Block, Const, If, Line, Loop, Var, static_code, walk
 from .rules import ELEMENTWISE, kind_of
 from .rules.nondiff import STACK_OPS
 from .rules.structural import HELPER_SUMS, HELPER_TANGENTS, TANGENTS
@@ -38,9 +38,32 @@ class _TangentContext:
     def x(self, i):
         return _code(self.stmt.args[i])
 
+    @property
+    def batched(self):
+        return self.sweep.batched
+
     def dx(self, i):
         a = self.stmt.args[i]
         return self.sweep.full_tangent(a.name) if isinstance(a, Var) else None
+
+    def zeros(self, i):
+        """Code of a zero tangent for operand i."""
+        return self.sweep.zeros(self.x(i))
+
+    def unbatchable(self):
+        raise NotBatchable(self.stmt.op)
+
+    def batch_getitem(self, t):
+        """Code of t[...] selecting, from a batch of tangents, the tangents of x[index]."""
+        base, index = self.stmt.args[0], self.stmt.param("index")
+        if isinstance(base, Var) and base.name in self.sweep.tuples:
+            return f"{t}[{static_code(index, subscript=True)}]"  # picks a tangent array
+        parts = index if isinstance(index, tuple) else (index,)
+        if all(not isinstance(p, (Var, Const)) or isinstance(p, Var) and p.name in
+               self.sweep.int_names or isinstance(p, Const) and type(p.value) is int
+               for p in parts):
+            return f"{t}[{static_code((slice(None),) + parts, subscript=True)}]"
+        return f"{t}[_batch_index({static_code(index)})]"
 
     def v(self, name):
         return self.stmt.param(name)
@@ -57,11 +80,16 @@ class _TangentContext:
     def with_dy(self, dy):
         return _TangentContext(self.stmt, self.sweep, dy)
 
-    def same_op(self, operands):
+    def same_op(self, operands, **params):
+        """Code of this statement's op applied to `operands`, with the static parameters
+        in `params` (code) replaced."""
         from .emit import render
+        kept = tuple((k, Const(None, params[k]) if k in params else v)
+                     for k, v in self.stmt.params)
+        kept += tuple((k, Const(None, v)) for k, v in params.items()
+                      if k not in dict(self.stmt.params))
         stmt = Assign(self.stmt.target, self.stmt.op,
-                      tuple(Const(None, code) for code in operands), self.stmt.params,
-                      self.stmt.span)
+                      tuple(Const(None, code) for code in operands), kept, self.stmt.span)
         return render(stmt)[0]
 
     def refuse(self, message, hint=None):
@@ -70,6 +98,8 @@ class _TangentContext:
 
 
 class _Forward(_Reverse):
+    batched = False  # tangents come in a batch: a leading axis, one entry per direction
+
     def run(self):
         self.activity()
         self.shapes()
@@ -78,16 +108,39 @@ class _Forward(_Reverse):
         for w in self.wrt:
             self.tangent[w] = self.names.claim(_free_in(self.names, f"{w}_dot"))
         self.params_dot = [self.tangent[w] for w in self.wrt]
+        # names known to hold integers (for-loop indices): x[i] needs no index helper
+        self.int_names = {n.index for n in walk(self.func.body)
+                          if isinstance(n, Loop) and n.kind == "for"}
         out = self.func.ret.value
-        code = self.block(self.func.body[:-1])
+        code = []
+        if self.batched:
+            self.batch = self.names.claim(_free_in(self.names, "directions"))
+            code.append(Line((self.batch,), f"len({self.params_dot[0]})",
+                             frozenset({self.params_dot[0]})))
+        code += self.block(self.func.body[:-1])
         value = _code(out)
         t = self.full_tangent(out.name, code) if isinstance(out, Var) else None
         if t is None:
-            t = f"np.zeros_like({value})"
+            t = self.zeros(value)
         d = Derivative(self.func, self.wrt, "jvp", code, [], [t], value, self.names,
                        children=self.session.order, session=self.session)
         d.tangent_params = self.params_dot
         return d
+
+    def zeros(self, value):
+        """Code of a zero tangent (a batch of them) for the value `value` (code)."""
+        if self.batched:
+            return f"np.zeros(({self.batch},) + np.shape({value}))"
+        return f"np.zeros_like({value})"
+
+    def operand_tangent(self, var, result):
+        """Code of var's tangent as a term of the tangent of the elementwise `result`:
+        a batch of tangents gets its axes lined up with the result's unless both have
+        the same shape."""
+        t = self.tangent[var]
+        if self.batched and (var in self.lazy_t or not self.same_shape(var, result)):
+            return f"_lift({t}, {result})"
+        return t
 
     def tangent_name(self, var):
         return self.names.claim(_free_in(self.names, f"{var}_dot"))
@@ -98,9 +151,9 @@ class _Forward(_Reverse):
         if t is None or var not in self.lazy_t:
             return t
         name = self.tangent_name(var)
-        (out if out is not None else self.out).append(
-            Line((name,), f"np.broadcast_to({t}, np.shape({var}))",
-                 code_reads(t) | {var}))
+        code = f"_batch_broadcast({t}, {var})" if self.batched else \
+            f"np.broadcast_to({t}, np.shape({var}))"
+        (out if out is not None else self.out).append(Line((name,), code, code_reads(code)))
         self.tangent[var] = name
         self.lazy_t.discard(var)
         return name
@@ -146,7 +199,7 @@ class _Forward(_Reverse):
                     if partial == 0:
                         continue
                     partial = in_forward_values(partial, defs)
-                    terms.append(partial * symbol(self.tangent[a.name]))
+                    terms.append(partial * symbol(self.operand_tangent(a.name, x.target)))
                     # the term's shape: the partial's values, and the operand's tangent
                     # unless that is itself a smaller stand-in for its broadcast
                     bases |= set(self.base.get(s.name, frozenset({s.name}))
@@ -161,7 +214,7 @@ class _Forward(_Reverse):
             code = to_code(total)
             covered = frozenset().union(*bases) if bases else frozenset()
             lazy = covered != self.base.get(x.target, frozenset({x.target}))
-            if total.is_Symbol:  # y = x + c: y_dot is x_dot, no copy
+            if total.is_Symbol and code.isidentifier():  # y = x + c: y_dot is x_dot, no copy
                 self.tangent[x.target] = code
                 if lazy:
                     self.lazy_t.add(x.target)
@@ -211,8 +264,8 @@ class _Forward(_Reverse):
         if x.op == "stack_push":
             v = x.args[1]
             t = self.full_tangent(v.name) if isinstance(v, Var) else None
-            self.out.append(Line((), f"{dots}.append({t or f'np.zeros_like({_code(v)})'})",
-                                 code_reads(t or _code(v)) | {dots}, block))
+            self.out.append(Line((), f"{dots}.append({t or self.zeros(_code(v))})",
+                                 code_reads(t or self.zeros(_code(v))) | {dots}, block))
         else:
             name = self.tangent_name(x.target)
             self.out.append(Line((name,), f"{dots}.pop()", frozenset({dots}), block))
@@ -235,6 +288,9 @@ class _Forward(_Reverse):
             if func in HELPER_SUMS:
                 terms.append(t)
                 continue
+            if self.batched:
+                terms.append(self.batched_helper_tangent(x, i, t))
+                continue
             swapped = texts[:i] + [t] + texts[i + 1:]
             args = swapped[:npos] + [f"{k}={v}" for k, v in zip(kwnames, swapped[npos:])]
             terms.append(f"{func}({', '.join(args)})")
@@ -243,6 +299,32 @@ class _Forward(_Reverse):
         if func in HELPER_SUMS and len(terms) == 2:
             return f"_add_tuples({terms[0]}, {terms[1]})"
         return " + ".join(terms)
+
+    def batched_helper_tangent(self, x, i, t):
+        """The tangent term of helper call x for the batch of tangents t of argument i."""
+        func, kwnames = x.param("func"), x.param("kwnames")
+        texts = [_code(a) for a in x.args]
+        npos = len(texts) - len(kwnames)
+        if i >= npos:
+            raise NotBatchable(func)
+        kwargs = [f"{k}={v}" for k, v in zip(kwnames, texts[npos:])]
+        if func == "_unbroadcast":
+            return f"_unbroadcast_batch({t}, {texts[1]})"
+        if func == "_like":
+            return f"_like({t}, {texts[1]})"
+        if func in ("np.broadcast_to", "_fill"):
+            return f"_batch_broadcast({t}, {x.target})"
+        if func == "_getitem_adjoint":
+            return f"_getitem_adjoint_batch({t}, {', '.join(texts[1:])})"
+        if func == "np.array":
+            a = x.args[0]
+            if isinstance(a, Var) and a.name in self.tuples and not kwnames:
+                return f"np.moveaxis(np.array({t}), 0, 1)"
+            if isinstance(a, Var) and a.name not in self.tuples and not kwnames:
+                return f"np.array({t})"
+            raise NotBatchable(func)
+        args = [str(i), *texts[:i], t, *texts[i + 1:npos], *kwargs]
+        return f"_over_batch({func}, {', '.join(args)})"
 
     def user_jvp(self, x, block):
         from .normalize import to_ir
@@ -255,17 +337,20 @@ class _Forward(_Reverse):
         positions = dict(bound.arguments)
         wrt = tuple(p for p, i in positions.items() if isinstance(i, int)
                     and isinstance(x.args[i], Var) and self.tangent.get(x.args[i].name))
-        key = ("jvp", callee, wrt)
+        key = ("jvp", callee, wrt, self.batched)
         if callee in self.session.stack:
             return self.user_call(x)  # raises the recursion refusal
         if key not in self.session.vjps:
             self.session.stack.append(callee)
             try:
-                child = _Forward(to_ir(callee), wrt, "jvp", self.session).run()
+                child = _Forward(to_ir(callee), wrt, "jvp", self.session)
+                child.batched = self.batched
+                child = child.run()
             finally:
                 self.session.stack.pop()
+            suffix = "batched_jvp" if self.batched else "jvp"
             child.name = self.session.names.claim(_free_in(self.session.names,
-                                                           f"{callee.__name__}_jvp"))
+                                                           f"{callee.__name__}_{suffix}"))
             self.session.vjps[key] = child
             self.session.order.append(child)
         child = self.session.vjps[key]
@@ -302,8 +387,8 @@ class _Forward(_Reverse):
                 v = getattr(p, pick)
                 self.tangent = tangents
                 t = self.full_tangent(v.name, out) if isinstance(v, Var) else None
-                out.append(Line((name,), t or f"np.zeros_like({p.target})",
-                                code_reads(t or p.target)))
+                out.append(Line((name,), t or self.zeros(p.target),
+                                code_reads(t or self.zeros(p.target))))
             merged[p.target] = name
         self.tangent = dict(before[0])
         self.tangent.update(merged)
@@ -319,8 +404,8 @@ class _Forward(_Reverse):
                 self.out.append(Line((c.name,), _code(c.init), frozenset(_var_names([c.init]))))
         for c in carried:
             t = self.full_tangent(c.init.name) if isinstance(c.init, Var) else None
-            self.out.append(Line((names[c.name],), t or f"np.zeros_like({c.name})",
-                                 code_reads(t or c.name), _key(x.span)))
+            self.out.append(Line((names[c.name],), t or self.zeros(c.name),
+                                 code_reads(t or self.zeros(c.name)), _key(x.span)))
             self.tangent[c.name] = names[c.name]
             self.lazy_t.discard(c.name)
         outside = dict(self.tangent), set(self.lazy_t)
@@ -339,8 +424,8 @@ class _Forward(_Reverse):
         for c in carried:
             t = self.full_tangent(c.update.name, body) if isinstance(c.update, Var) else None
             if t != names[c.name]:
-                body.append(Line((names[c.name],), t or f"np.zeros_like({c.name})",
-                                 code_reads(t or c.name)))
+                body.append(Line((names[c.name],), t or self.zeros(c.name),
+                                 code_reads(t or self.zeros(c.name))))
             self.tangent[c.name] = names[c.name]
         if x.stop is not None and x.stop != Const(False, "False"):
             body.append(Line((), f"if {_code(x.stop)}: break", frozenset(_var_names([x.stop]))))
@@ -355,9 +440,17 @@ class _Forward(_Reverse):
                 + body, None, frozenset(), _key(x.span), while_test=len(test)))
 
 
-def forward(func, wrt, session=None, callee=None) -> Derivative:
-    """The forward-mode derivative (JVP) of `func` with tangents for `wrt`."""
+def forward(func, wrt, session=None, callee=None, batched=False) -> Derivative:
+    """The forward-mode derivative (JVP) of `func` with tangents for `wrt`; `batched`:
+    each tangent is a batch of them (a leading axis), raising NotBatchable where a
+    rule has no batched form."""
     session = session or Session(set(func.constants) | {func.name})
     if callee is not None and not session.stack:
         session.stack.append(callee)
-    return _Forward(func, wrt, "jvp", session).run()
+    sweep = _Forward(func, wrt, "jvp", session)
+    sweep.batched = batched
+    d = sweep.run()
+    d.batched = batched
+    if batched:
+        d.name = f"{func.name}_batched_jvp"
+    return d

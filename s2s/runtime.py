@@ -253,6 +253,104 @@ def _add_tuples(a, b):
     return tuple(u + v for u, v in zip(a, b))
 
 
+# ---- batches of tangents (forward mode over many directions at once) ----------------
+# A batch of tangents of a value x has a leading batch axis: shape (n,) + shape(x), or a
+# shape that broadcasts to it once size-1 axes are put after the batch axis (_lift).
+
+# the batch t of tangents of a value that broadcasts to y, with size-1 axes after its
+# batch axis so that it lines up with the batches of y's shape.
+def _lift(t, y):
+    missing = np.ndim(y) + 1 - np.ndim(t)
+    if missing <= 0:
+        return t
+    t = np.asarray(t)
+    return np.reshape(t, t.shape[:1] + (1,) * missing + t.shape[1:])
+
+
+# the batch t of tangents of x, broadcast to its full shape (n,) + shape(x).
+def _batch_broadcast(t, x):
+    t = _lift(t, x)
+    return np.broadcast_to(t, np.shape(t)[:1] + np.shape(x))
+
+
+# _unbroadcast(g, x) of each tangent in the batch g (the helper is linear in g).
+def _unbroadcast_batch(g, x):
+    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    g = np.asarray(g)
+    extra = g.ndim - 1 - len(shape)
+    axes = tuple(range(1, 1 + extra)) + tuple(
+        1 + extra + i for i, n in enumerate(shape) if n == 1 and g.shape[1 + extra + i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes)
+    return np.reshape(g, g.shape[:1] + shape)
+
+
+# a @ b where operand `which` (0: a, 1: b) is a batch of tangents.
+def _matmul_batch(a, b, which):
+    if which == 0:
+        p, q = np.ndim(a) - 1, np.ndim(b)
+        if q == 1:
+            return a @ b
+        if p == 1:  # rows of a: a matrix n x k, then the batch axis first
+            return a @ b if q == 2 else np.moveaxis(a @ b, -2, 0)
+        return _lift(a, np.empty((0,) * q)) @ b
+    p, q = np.ndim(a), np.ndim(b) - 1
+    if q == 1:
+        if p == 1:
+            return b @ a
+        y = b @ np.swapaxes(a, -1, -2)
+        return y if p == 2 else np.moveaxis(y, -2, 0)
+    return a @ (b if p == 1 else _lift(b, np.empty((0,) * p)))
+
+
+# np.dot where operand `which` is a batch of tangents (as matmul for 1-D and 2-D).
+def _dot_batch(a, b, which):
+    other = b if which == 0 else a
+    if np.ndim(other) == 0:
+        return (a if which == 0 else b) * other
+    if np.ndim(a) - (which == 0) == 0:
+        return _lift(a, other) * b
+    if np.ndim(b) - (which == 1) == 0:
+        return a * _lift(b, other)
+    if np.ndim(a) - (which == 0) <= 2 and np.ndim(b) - (which == 1) <= 2:
+        return _matmul_batch(a, b, which)
+    return _over_batch(np.dot, which, a, b)
+
+
+# np.outer where operand `which` is a batch of tangents.
+def _outer_batch(a, b, which):
+    if which == 0:
+        return np.reshape(a, (len(a), -1, 1)) * np.ravel(b)
+    return np.ravel(a)[:, None] * np.reshape(b, (len(b), 1, -1))
+
+
+# _getitem_adjoint(dy, x, index) of each tangent in the batch dy.
+def _getitem_adjoint_batch(dy, x, index):
+    if isinstance(x, tuple):
+        return _over_batch(_getitem_adjoint, 0, dy, x, index)
+    dx = np.zeros(np.shape(dy)[:1] + np.shape(x), dtype=np.result_type(dy, x))
+    parts = index if isinstance(index, tuple) else (index,)
+    if all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts):
+        dx[_batch_index(index)] = dy
+    else:
+        np.add.at(dx, _batch_index(index), dy)
+    return dx
+
+
+# the index into a batch of tangents (a leading batch axis) of index i into the value.
+def _batch_index(i):
+    return (slice(None),) + (i if isinstance(i, tuple) else (i,))
+
+
+# f applied to each tangent of the batch in argument i (f is linear in it), stacked
+# (entry by entry when f returns a tuple).
+def _over_batch(f, i, *args, **kwargs):
+    results = [f(*args[:i], t, *args[i + 1:], **kwargs) for t in args[i]]
+    if results and isinstance(results[0], tuple):
+        return tuple(np.stack(parts) for parts in zip(*results))
+    return np.stack(results)
+
+
 # a gradient is defined for a scalar result only: the result broadcasts `values`.
 def _check_scalar(function, *values):
     for v in values:

@@ -188,12 +188,61 @@ def tangent(*ops):
          "np.ravel", "getitem", "np.trace", "np.diag", "np.concatenate", "np.stack", "tuple",
          "list")
 def linear(c):                       # y = L(x)  ->  y_dot = L(x_dot)
-    return c.same_op(c.dx(i) or f"np.zeros_like({c.x(i)})" for i in range(c.n))
+    dx = [c.dx(i) or c.zeros(i) for i in range(c.n)]
+    if not c.batched:
+        return c.same_op(dx)
+    return _batched_linear(c, c.stmt.op, dx)
+
+
+def _batch_axis(c, axis, t):
+    """Code of the axis of a batch of tangents t (a leading batch axis) that is `axis`
+    of the value (every axis but the batch axis for None)."""
+    if axis is None:
+        return f"tuple(range(1, np.ndim({t})))"
+    if isinstance(axis, tuple) and all(type(a) is int for a in axis):
+        return repr(tuple(a + 1 if a >= 0 else a for a in axis))
+    if type(axis) is int:
+        return repr(axis + 1 if axis >= 0 else axis)
+    c.unbatchable()
+
+
+def _batched_linear(c, op, dx):
+    t = dx[0]
+    if op in ("tuple", "list"):
+        return c.same_op(dx)
+    if op in ("np.sum", "np.mean"):
+        return c.same_op(dx, axis=_batch_axis(c, c.v("axis"), t))
+    if op in ("np.concatenate", "np.stack"):
+        return c.same_op(dx, axis=_batch_axis(c, c.v("axis"), t))
+    if op in ("np.reshape", "np.expand_dims", "np.squeeze", "np.ravel"):
+        return f"np.reshape({t}, np.shape({t})[:1] + np.shape({c.y}))"
+    if op == "np.transpose":
+        axes = c.v("axes")
+        if axes is None:
+            return f"np.transpose({t}, (0, *range(np.ndim({c.y}), 0, -1)))"
+        if all(type(a) is int for a in axes):
+            return f"np.transpose({t}, {(0,) + tuple(a % len(axes) + 1 for a in axes)!r})"
+        c.unbatchable()
+    if op == "np.trace":
+        return f"np.trace({t}, axis1=1, axis2=2)"
+    if op == "np.diag" and c.v("k") == 0:
+        return f"_over_batch(np.diag, 0, {t})"
+    if op == "getitem":
+        return c.batch_getitem(t)
+    c.unbatchable()
 
 
 @tangent("matmul", "np.matmul", "np.dot", "np.outer")   # product rule
 def bilinear(c):
     terms = []
+    if c.batched:
+        helper = {"np.dot": "_dot_batch", "np.outer": "_outer_batch"}.get(
+            c.stmt.op, "_matmul_batch")
+        for i in (0, 1):
+            if c.dx(i):
+                pair = [c.dx(0), c.x(1)] if i == 0 else [c.x(0), c.dx(1)]
+                terms.append(f"{helper}({pair[0]}, {pair[1]}, {i})")
+        return " + ".join(terms)
     if c.dx(0):
         terms.append(c.same_op([c.dx(0), c.x(1)]))
     if c.dx(1):
@@ -205,7 +254,10 @@ def bilinear(c):
 def weighted(c):                     # y = r(x)  ->  y_dot = sum(dy/dx * x_dot) over the reduced axes
     weights = ADJOINTS[c.stmt.op](c.with_dy(f"np.ones_like({c.y})"))[0]
     axis = c.v("axis")
-    extra = "" if axis is None else f", axis={c.p('axis')}"
+    if c.batched:
+        extra = f", axis={_batch_axis(c, axis, c.dx(0))}"
+    else:
+        extra = "" if axis is None else f", axis={c.p('axis')}"
     if c.v("keepdims"):
         extra += ", keepdims=True"
     return f"np.sum({weights} * {c.dx(0)}{extra})"
@@ -228,3 +280,16 @@ HELPER_TANGENTS = {
 }
 # _add_tuples is linear in each argument separately, not jointly
 HELPER_SUMS = {"_add_tuples"}
+
+# The result of each helper has the shape of its arguments at these positions (their
+# broadcast): shape analysis reads it so that it can prove shapes equal through the
+# helpers in generated gradients (forward mode over them needs no realignment then).
+# A position past the end of the call stands for all the remaining arguments.
+HELPER_SHAPES = {
+    "_unbroadcast": (1,), "_like": (0,), "_expand": (1,), "_getitem_adjoint": (1,),
+    "_extremum_adjoint": (1,), "_prod_adjoint": (1,), "_var_adjoint": (1,),
+    "_diag_adjoint": (1,), "_trace_adjoint": (1,), "_matmul_adjoint_lhs": (1,),
+    "_matmul_adjoint_rhs": (2,), "_dot_adjoint_lhs": (1,), "_dot_adjoint_rhs": (2,),
+    "_outer_adjoint_lhs": (1,), "_outer_adjoint_rhs": (2,), "_fill": (1, ...),
+}
+
