@@ -27,6 +27,7 @@ as ``ir.Line``s, and the code of each gradient.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from .rules.nondiff import STACK_OPS
 from .rules.structural import HELPER_SHAPES, HELPER_TANGENTS, Multi, Scalar
 from .simplify import common_factors, cse, in_forward_values, into_where, numbers_only
 from .simplify import _substitute as substitute
-from .symbolic import statement_to_sympy, symbol, to_code
+from .symbolic import FLOATS, statement_to_sympy, symbol, to_code
 
 CLUSTER_MAX_STATEMENTS = 16
 CLUSTER_MAX_OPS = 150
@@ -81,6 +82,7 @@ class Derivative:
     children: list = field(default_factory=list)  # VJPs of the user functions it calls
     session: object = None
     tangent_params: list = field(default_factory=list)  # kind "jvp": the tangent arguments
+    fast: "Derivative" = None  # the same derivative for Python-float arguments, if worth it
 
 
 class Session:
@@ -524,8 +526,8 @@ class _Reverse:
                 code = f"np.zeros_like({w}) + {code}"
             elif code in self.views:
                 code = f"np.array({code})"
-            else:  # Python-float weights (np.where(c, d / 2, 0)) must not widen float32
-                code = f"_like({code}, {w})"
+            elif w not in self.func.scalars:  # Python-float weights (np.where(c, d / 2, 0))
+                code = f"_like({code}, {w})"  # must not widen float32
             grads.append(code)
         return Derivative(self.func, self.wrt, self.kind, forward, self.lines, grads,
                           value, self.names, seed=seed if self.kind == "vjp" else None,
@@ -1070,4 +1072,30 @@ def derive(func: Function, wrt, kind_="grad", session=None, callee=None) -> Deri
     session = session or Session(taken)
     if callee is not None and not session.stack:
         session.stack.append(callee)
-    return _Reverse(func, wrt, kind_, session).run()
+    # arguments all annotated float: number literals print as floats (faster on floats)
+    token = FLOATS.set(bool(func.params) and set(func.params) <= set(func.scalars))
+    try:
+        d = _Reverse(func, wrt, kind_, session).run()
+    finally:
+        FLOATS.reset(token)
+    if kind_ in ("grad", "value_and_grad") and _scalar_formula(func):
+        # the same function on Python floats: no shapes to reconcile, no helpers
+        floats = dataclasses.replace(func, scalars=frozenset(func.params))
+        token = FLOATS.set(True)
+        try:
+            d.fast = _Reverse(floats, wrt, kind_, Session(taken)).run()
+        finally:
+            FLOATS.reset(token)
+    return d
+
+
+def _scalar_formula(func):
+    """Whether `func` is a formula of its arguments (elementwise ops and branches only,
+    none annotated otherwise than `float`), which callers may well call with Python
+    floats: its derivative gets a path for them without shape bookkeeping."""
+    if set(func.params) <= set(func.scalars) or func.kwonly:
+        return False
+    for x in walk(func.body):
+        if isinstance(x, Loop) or isinstance(x, Assign) and x.op not in SHAPE_ELEMENTWISE:
+            return False
+    return True

@@ -418,6 +418,17 @@ def _function(d: Derivative, constants):
         constants[name] = value
     sig = signature(d, constants)
     body = body_statements(d)
+    if d.fast is not None:
+        d.fast.single = d.single
+        fast = body_statements(d.fast)
+        if _code_of(fast) != _code_of(body):
+            test = " and ".join(f"type({p}) is float" for p in d.func.params
+                                if p not in d.func.scalars)
+            branch = cst.parse_statement(f"if {test}:\n    pass\n")
+            header = cst.TrailingWhitespace(
+                whitespace=cst.SimpleWhitespace("  "),
+                comment=cst.Comment("# Python floats: no shapes to reconcile"))
+            body = [branch.with_changes(body=cst.IndentedBlock(body=fast, header=header))] + body
     stmts = [_statement(f'"""{describe(d)}"""')] + body
     fn = cst.parse_statement(f"def {function_name(d)}({sig}):\n    pass\n")
     fn = fn.with_changes(body=cst.IndentedBlock(body=stmts),

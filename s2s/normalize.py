@@ -197,6 +197,8 @@ class _Normalizer:
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                 and isinstance(body[0].value.value, str):
             body = body[1:]  # docstring
+        if self.generated and body and _is_float_path(body[0]):
+            body = body[1:]  # a generated path for Python floats: the rest covers them too
         ended = self.run_block(body)
         if ended != "return":
             last = body[-1] if body else node
@@ -1089,3 +1091,17 @@ def to_ir(func) -> Function:
 
 
 __all__ = ["normalize", "to_ir", "SIGNATURES", "display_name"]
+
+
+def _is_float_path(node):
+    """`if type(x) is float and ...:` at the top of a generated gradient (its path for
+    Python floats, which the code after it computes as well)."""
+    if not isinstance(node, ast.If) or node.orelse:
+        return False
+    tests = node.test.values if isinstance(node.test, ast.BoolOp) and \
+        isinstance(node.test.op, ast.And) else [node.test]
+    return all(isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Is)
+               and isinstance(t.left, ast.Call) and isinstance(t.left.func, ast.Name)
+               and t.left.func.id == "type" and isinstance(t.comparators[0], ast.Name)
+               and t.comparators[0].id == "float" for t in tests)
+

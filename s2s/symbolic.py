@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import math
 from fractions import Fraction
 
@@ -173,11 +174,36 @@ class NumPyPrinter(StrPrinter):
         return f"~({self._print(expr.args[0])})"
 
 
+class FloatPrinter(NumPyPrinter):
+    """For code on Python floats: number literals as floats (float * int converts at
+    every operation) and squares of names as products (x * x beats x ** 2)."""
+
+    def _print_Integer(self, expr):
+        return f"{int(expr)}.0"
+
+    def parenthesize(self, item, level, strict=False):
+        # x * x binds as a product, not as the power it prints
+        if item.is_Pow and item.exp == 2 and item.base.is_Symbol and \
+                (level > PRECEDENCE["Mul"] or strict and level == PRECEDENCE["Mul"]):
+            return f"({self._print(item)})"
+        return super().parenthesize(item, level, strict)
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.as_base_exp()
+        if exp == 2 and base.is_Symbol:
+            return f"{self._print(base)} * {self._print(base)}"
+        if exp.is_Integer and exp > 0:
+            return f"{self.parenthesize(base, PRECEDENCE['Pow'], strict=False)}**{int(exp)}"
+        return super()._print_Pow(expr, rational)
+
+
 _PRINTER = NumPyPrinter({"order": "none"})
+_FLOAT_PRINTER = FloatPrinter({"order": "none"})
+FLOATS = contextvars.ContextVar("s2s_floats", default=False)  # printing for Python floats
 
 
 def to_code(expr):
-    return _PRINTER.doprint(expr)
+    return (_FLOAT_PRINTER if FLOATS.get() else _PRINTER).doprint(expr)
 
 
 __all__ = ["symbol", "const_to_sympy", "operand_to_sympy", "statement_to_sympy",
