@@ -39,6 +39,8 @@ def _unbroadcast_matmul(g, a, b):
         shape = sb[:-2] + sb[-1:]
     else:
         shape = np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+    if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
+        return g
     return _unbroadcast_to(g, shape)
 
 
@@ -70,48 +72,52 @@ def _extremum_adjoint(dy, x, y, axis=None, keepdims=False):
     return _expand(dy, x, axis, keepdims) * share
 
 
-# y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed.
+# y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed
+# (dy may be computed for a broadcast of y: it is summed back to y's shape first).
 def _matmul_adjoint_lhs(dy, a, b):
-    nda = a.ndim if hasattr(a, "ndim") else np.ndim(a)
-    ndb = b.ndim if hasattr(b, "ndim") else np.ndim(b)
-    if nda == 2 and ndb == 2:
-        return dy @ np.transpose(b)
-    if nda == 2 and ndb == 1:
+    sa = a.shape if hasattr(a, "shape") else np.shape(a)
+    sb = b.shape if hasattr(b, "shape") else np.shape(b)
+    sy = dy.shape if hasattr(dy, "shape") else np.shape(dy)
+    if len(sa) == 2 and len(sb) == 2 and sy == (sa[0], sb[1]):
+        return dy @ b.T
+    if len(sa) == 2 and len(sb) == 1 and sy == sa[:1]:
         return np.outer(dy, b)
-    if nda == 1 and ndb == 2:
+    if len(sa) == 1 and len(sb) == 2 and sy == sb[1:]:
         return b @ dy
-    if np.ndim(b) == 1:
+    dy = _unbroadcast_matmul(dy, a, b)
+    if len(sb) == 1:
         dy = np.expand_dims(dy, -1)
         bt = np.asarray(b)[np.newaxis, :]
     else:
         bt = np.swapaxes(b, -1, -2)
-    if np.ndim(a) == 1:
+    if len(sa) == 1:
         dy = np.expand_dims(dy, -2)
     da = dy @ bt
-    if np.ndim(a) == 1:
+    if len(sa) == 1:
         da = da[..., 0, :]
     return _unbroadcast(da, a)
 
 
-# y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed.
+# y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed
+# (dy may be computed for a broadcast of y: it is summed back to y's shape first).
 def _matmul_adjoint_rhs(dy, a, b):
-    nda = a.ndim if hasattr(a, "ndim") else np.ndim(a)
-    ndb = b.ndim if hasattr(b, "ndim") else np.ndim(b)
-    if nda == 2 and ndb == 2:
-        return np.transpose(a) @ dy
-    if nda == 2 and ndb == 1:
-        return np.transpose(a) @ dy
-    if nda == 1 and ndb == 2:
+    sa = a.shape if hasattr(a, "shape") else np.shape(a)
+    sb = b.shape if hasattr(b, "shape") else np.shape(b)
+    sy = dy.shape if hasattr(dy, "shape") else np.shape(dy)
+    if len(sa) == 2 and (len(sb) == 2 and sy == (sa[0], sb[1]) or len(sb) == 1 and sy == sa[:1]):
+        return a.T @ dy
+    if len(sa) == 1 and len(sb) == 2 and sy == sb[1:]:
         return np.outer(a, dy)
-    if np.ndim(b) == 1:
+    dy = _unbroadcast_matmul(dy, a, b)
+    if len(sb) == 1:
         dy = np.expand_dims(dy, -1)
-    if np.ndim(a) == 1:
+    if len(sa) == 1:
         dy = np.expand_dims(dy, -2)
         at = np.asarray(a)[:, np.newaxis]
     else:
         at = np.swapaxes(a, -1, -2)
     db = at @ dy
-    if np.ndim(b) == 1:
+    if len(sb) == 1:
         db = db[..., 0]
     return _unbroadcast(db, b)
 
@@ -258,12 +264,11 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     _t3 = 2 * d_inner3 * q_centered
     d_q_centered0 = _unbroadcast(_t3 * centered, _q_centered0)
     dcentered = _unbroadcast(_q_centered0 * _t3, centered)
-    d_q_centered3 = _unbroadcast_matmul(_t3, centered, _q_centered2)
     dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
     dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    dcentered = dcentered + _matmul_adjoint_lhs(d_q_centered3, centered, _q_centered2)
-    d_q_centered2 = _matmul_adjoint_rhs(d_q_centered3, centered, _q_centered2)
+    dcentered = dcentered + _matmul_adjoint_lhs(_t3, centered, _q_centered2)
+    d_q_centered2 = _matmul_adjoint_rhs(_t3, centered, _q_centered2)
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
     dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]
@@ -386,12 +391,11 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     _t3 = 2 * d_inner3 * q_centered
     d_q_centered0 = _unbroadcast(_t3 * centered, _q_centered0)
     dcentered = _unbroadcast(_q_centered0 * _t3, centered)
-    d_q_centered3 = _unbroadcast_matmul(_t3, centered, _q_centered2)
     dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
     dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    dcentered = dcentered + _matmul_adjoint_lhs(d_q_centered3, centered, _q_centered2)
-    d_q_centered2 = _matmul_adjoint_rhs(d_q_centered3, centered, _q_centered2)
+    dcentered = dcentered + _matmul_adjoint_lhs(_t3, centered, _q_centered2)
+    d_q_centered2 = _matmul_adjoint_rhs(_t3, centered, _q_centered2)
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
     dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]

@@ -38,6 +38,8 @@ def _unbroadcast_matmul(g, a, b):
         shape = sb[:-2] + sb[-1:]
     else:
         shape = np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+    if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
+        return g
     return _unbroadcast_to(g, shape)
 
 
@@ -48,25 +50,26 @@ def _like(value, x):
     return np.asarray(value, dtype=np.result_type(x, 1.0))
 
 
-# y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed.
+# y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed
+# (dy may be computed for a broadcast of y: it is summed back to y's shape first).
 def _matmul_adjoint_rhs(dy, a, b):
-    nda = a.ndim if hasattr(a, "ndim") else np.ndim(a)
-    ndb = b.ndim if hasattr(b, "ndim") else np.ndim(b)
-    if nda == 2 and ndb == 2:
-        return np.transpose(a) @ dy
-    if nda == 2 and ndb == 1:
-        return np.transpose(a) @ dy
-    if nda == 1 and ndb == 2:
+    sa = a.shape if hasattr(a, "shape") else np.shape(a)
+    sb = b.shape if hasattr(b, "shape") else np.shape(b)
+    sy = dy.shape if hasattr(dy, "shape") else np.shape(dy)
+    if len(sa) == 2 and (len(sb) == 2 and sy == (sa[0], sb[1]) or len(sb) == 1 and sy == sa[:1]):
+        return a.T @ dy
+    if len(sa) == 1 and len(sb) == 2 and sy == sb[1:]:
         return np.outer(a, dy)
-    if np.ndim(b) == 1:
+    dy = _unbroadcast_matmul(dy, a, b)
+    if len(sb) == 1:
         dy = np.expand_dims(dy, -1)
-    if np.ndim(a) == 1:
+    if len(sa) == 1:
         dy = np.expand_dims(dy, -2)
         at = np.asarray(a)[:, np.newaxis]
     else:
         at = np.swapaxes(a, -1, -2)
     db = at @ dy
-    if np.ndim(b) == 1:
+    if len(sb) == 1:
         db = db[..., 0]
     return _unbroadcast(db, b)
 
@@ -83,9 +86,8 @@ def loss_grad(w, b, x, y):
     # backward, line 13: p = 1.0 / (1.0 + np.exp(-z))
     # backward, line 12: z = x @ w + b
     _t0 = d_out6 * (y - p)
-    d_z0 = _unbroadcast_matmul(_t0, x, w)
     db = _unbroadcast(_t0, b)
-    dw = _matmul_adjoint_rhs(d_z0, x, w)
+    dw = _matmul_adjoint_rhs(_t0, x, w)
     return _like(dw, w), _like(db, b)
 
 
@@ -103,7 +105,6 @@ def loss_value_and_grad(w, b, x, y):
     # backward, line 13: p = 1.0 / (1.0 + np.exp(-z))
     # backward, line 12: z = x @ w + b
     _t0 = d_out6 * (y - p)
-    d_z0 = _unbroadcast_matmul(_t0, x, w)
     db = _unbroadcast(_t0, b)
-    dw = _matmul_adjoint_rhs(d_z0, x, w)
+    dw = _matmul_adjoint_rhs(_t0, x, w)
     return _out8, (_like(dw, w), _like(db, b))

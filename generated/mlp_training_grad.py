@@ -38,6 +38,8 @@ def _unbroadcast_matmul(g, a, b):
         shape = sb[:-2] + sb[-1:]
     else:
         shape = np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+    if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
+        return g
     return _unbroadcast_to(g, shape)
 
 
@@ -69,48 +71,52 @@ def _extremum_adjoint(dy, x, y, axis=None, keepdims=False):
     return _expand(dy, x, axis, keepdims) * share
 
 
-# y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed.
+# y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed
+# (dy may be computed for a broadcast of y: it is summed back to y's shape first).
 def _matmul_adjoint_lhs(dy, a, b):
-    nda = a.ndim if hasattr(a, "ndim") else np.ndim(a)
-    ndb = b.ndim if hasattr(b, "ndim") else np.ndim(b)
-    if nda == 2 and ndb == 2:
-        return dy @ np.transpose(b)
-    if nda == 2 and ndb == 1:
+    sa = a.shape if hasattr(a, "shape") else np.shape(a)
+    sb = b.shape if hasattr(b, "shape") else np.shape(b)
+    sy = dy.shape if hasattr(dy, "shape") else np.shape(dy)
+    if len(sa) == 2 and len(sb) == 2 and sy == (sa[0], sb[1]):
+        return dy @ b.T
+    if len(sa) == 2 and len(sb) == 1 and sy == sa[:1]:
         return np.outer(dy, b)
-    if nda == 1 and ndb == 2:
+    if len(sa) == 1 and len(sb) == 2 and sy == sb[1:]:
         return b @ dy
-    if np.ndim(b) == 1:
+    dy = _unbroadcast_matmul(dy, a, b)
+    if len(sb) == 1:
         dy = np.expand_dims(dy, -1)
         bt = np.asarray(b)[np.newaxis, :]
     else:
         bt = np.swapaxes(b, -1, -2)
-    if np.ndim(a) == 1:
+    if len(sa) == 1:
         dy = np.expand_dims(dy, -2)
     da = dy @ bt
-    if np.ndim(a) == 1:
+    if len(sa) == 1:
         da = da[..., 0, :]
     return _unbroadcast(da, a)
 
 
-# y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed.
+# y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed
+# (dy may be computed for a broadcast of y: it is summed back to y's shape first).
 def _matmul_adjoint_rhs(dy, a, b):
-    nda = a.ndim if hasattr(a, "ndim") else np.ndim(a)
-    ndb = b.ndim if hasattr(b, "ndim") else np.ndim(b)
-    if nda == 2 and ndb == 2:
-        return np.transpose(a) @ dy
-    if nda == 2 and ndb == 1:
-        return np.transpose(a) @ dy
-    if nda == 1 and ndb == 2:
+    sa = a.shape if hasattr(a, "shape") else np.shape(a)
+    sb = b.shape if hasattr(b, "shape") else np.shape(b)
+    sy = dy.shape if hasattr(dy, "shape") else np.shape(dy)
+    if len(sa) == 2 and (len(sb) == 2 and sy == (sa[0], sb[1]) or len(sb) == 1 and sy == sa[:1]):
+        return a.T @ dy
+    if len(sa) == 1 and len(sb) == 2 and sy == sb[1:]:
         return np.outer(a, dy)
-    if np.ndim(b) == 1:
+    dy = _unbroadcast_matmul(dy, a, b)
+    if len(sb) == 1:
         dy = np.expand_dims(dy, -1)
-    if np.ndim(a) == 1:
+    if len(sa) == 1:
         dy = np.expand_dims(dy, -2)
         at = np.asarray(a)[:, np.newaxis]
     else:
         at = np.swapaxes(a, -1, -2)
     db = at @ dy
-    if np.ndim(b) == 1:
+    if len(sb) == 1:
         db = db[..., 0]
     return _unbroadcast(db, b)
 
@@ -144,15 +150,13 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     d_shifted0 = -_unbroadcast(dshifted, _shifted0)
     dlogits = dlogits + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
     # backward, line 17: logits = h @ w2 + b2
-    d_logits0 = _unbroadcast_matmul(dlogits, h, w2)
     db2 = _unbroadcast(dlogits, b2)
-    dh = _matmul_adjoint_lhs(d_logits0, h, w2)
-    dw2 = _matmul_adjoint_rhs(d_logits0, h, w2)
+    dh = _matmul_adjoint_lhs(dlogits, h, w2)
+    dw2 = _matmul_adjoint_rhs(dlogits, h, w2)
     # backward, line 16: h = np.tanh(x @ w1 + b1)
     _t1 = dh * (1 - h**2)
-    d_h0 = _unbroadcast_matmul(_t1, x, w1)
     db1 = _unbroadcast(_t1, b1)
-    dw1 = _matmul_adjoint_rhs(d_h0, x, w1)
+    dw1 = _matmul_adjoint_rhs(_t1, x, w1)
     return _like(dw1, w1), _like(db1, b1), _like(dw2, w2), _like(db2, b2)
 
 
@@ -186,13 +190,11 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     d_shifted0 = -_unbroadcast(dshifted, _shifted0)
     dlogits = dlogits + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
     # backward, line 17: logits = h @ w2 + b2
-    d_logits0 = _unbroadcast_matmul(dlogits, h, w2)
     db2 = _unbroadcast(dlogits, b2)
-    dh = _matmul_adjoint_lhs(d_logits0, h, w2)
-    dw2 = _matmul_adjoint_rhs(d_logits0, h, w2)
+    dh = _matmul_adjoint_lhs(dlogits, h, w2)
+    dw2 = _matmul_adjoint_rhs(dlogits, h, w2)
     # backward, line 16: h = np.tanh(x @ w1 + b1)
     _t1 = dh * (1 - h**2)
-    d_h0 = _unbroadcast_matmul(_t1, x, w1)
     db1 = _unbroadcast(_t1, b1)
-    dw1 = _matmul_adjoint_rhs(d_h0, x, w1)
+    dw1 = _matmul_adjoint_rhs(_t1, x, w1)
     return _out3, (_like(dw1, w1), _like(db1, b1), _like(dw2, w2), _like(db2, b2))

@@ -37,7 +37,7 @@ import sympy as sp
 from . import runtime
 from .errors import InternalError, NoRuleError, UnsupportedSyntaxError
 from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, defined,
-                 operand_reads, static_code, walk)
+                 operand_reads, reads, static_code, walk)
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .normalize import ATTRIBUTES
@@ -187,6 +187,9 @@ class _Reverse:
         self.products = {x.target: tuple(_code(a) for a in x.args) for x in self.assigns
                          if x.op in ("matmul", "np.matmul") and x.target not in merged
                          and self.defs[x.target] == 1 and all(isinstance(a, Var) for a in x.args)}
+        # products whose one reader is a statement beside them: their adjoint comes in
+        # one contribution, which the matmul adjoint helpers sum to their shape
+        self.summed_by_helper = _read_once_beside(func.body, set(self.products))
         self.names = NameTable(set(func.params) | set(func.constants) | HELPERS |
                                defined(func.body))
         self.lines = []
@@ -838,15 +841,21 @@ class _Reverse:
         writes for an RNN's weight gradient)."""
         names = {self.adjoint_name(v): v for v in outer}
         before, after, kept = [], [], []
+        saved = {}  # name -> the list its values are saved in (one list per name)
+
+        def save(value, block_=()):
+            if value not in saved:
+                saved[value] = self.names.claim(_free_in(self.names, f"_{value.lstrip('_')}s"))
+                before.append(Line((saved[value],), "[]", frozenset(), block))
+                kept.append(Line((), f"{saved[value]}.append({value})",
+                                 frozenset({saved[value], value}), block_))
+            return saved[value]
         for line in body:
             s = _ACCUMULATED_SUM.fullmatch(line.code) if isinstance(line, Line) else None
             if s and line.targets == (s.group(1),) and s.group(1) in names and \
                     s.group(3) == names[s.group(1)] and s.group(1) != s.group(2):
                 total, term, var = s.groups()  # db = db + _unbroadcast(t, b): sum once
-                terms = self.names.claim(_free_in(self.names, f"_{total}_terms"))
-                before.append(Line((terms,), "[]", frozenset(), block))
-                kept.append(Line((), f"{terms}.append({term})", frozenset({terms, term}),
-                                 line.block))
+                terms = save(term, line.block)
                 after.append(Line((total,), f"{total} + _unbroadcast_sum({terms}, {var})",
                                   frozenset({total, terms, var}), block))
                 continue
@@ -857,11 +866,8 @@ class _Reverse:
                 kept.append(line)
                 continue
             total, dy, weight, x = m.groups()
-            dys = self.names.claim(_free_in(self.names, f"_{total}_dys"))
-            xs = self.names.claim(_free_in(self.names, f"_{total}_xs"))
-            before += [Line((dys,), "[]", frozenset(), block), Line((xs,), "[]", frozenset(), block)]
-            kept += [Line((), f"{dys}.append({dy})", frozenset({dys, dy}), line.block),
-                     Line((), f"{xs}.append({x})", frozenset({xs, x}))]
+            dys = save(dy, line.block)
+            xs = save(x)
             after.append(Line((total,), f"{total} + _matmul_adjoint_lhs_sum({dys}, {weight}, {xs})",
                               frozenset({total, dys, weight, xs}), block))
         return kept, before, after
@@ -976,7 +982,9 @@ class _Reverse:
             if not expr.is_Number and numbers_only(expr):  # keep the leaf's precision
                 code = f"_like({code}, {leaf})"
                 reads = reads | {leaf}
-            if not self.same_shape(leaf, root.target):
+            # leaf = a @ b read here only: the adjoints of a and b take its adjoint as is
+            unsummed = leaf in self.summed_by_helper and leaf not in lazy
+            if not self.same_shape(leaf, root.target) and not unsummed:
                 # a number factor applies after the sum: -_unbroadcast(g, x), one pass less
                 coeff, rest = expr.as_coeff_Mul()
                 if coeff != 1 and not rest.is_Number:
@@ -991,6 +999,33 @@ class _Reverse:
                 if coeff != 1 and not rest.is_Number:
                     code = "-" + code if coeff == -1 else f"{to_code(coeff)} * {code}"
             self.contribute(leaf, code, reads, block, lazy=leaf in lazy)
+
+
+def _read_once_beside(body, names):
+    """The names among `names` that exactly one statement reads, a statement in the
+    same statement list as their definition (not in a loop or branch apart from it)."""
+    readers = {}
+    for x in walk(body):
+        for n in set(reads(x)):
+            if n in names:
+                readers.setdefault(n, []).append(x)
+    found = set()
+
+    def visit(stmts):
+        ids = {id(x) for x in stmts}
+        for x in stmts:
+            if isinstance(x, Assign) and x.target in names and \
+                    len(readers.get(x.target, ())) == 1 and id(readers[x.target][0]) in ids \
+                    and isinstance(readers[x.target][0], Assign):
+                found.add(x.target)
+            if isinstance(x, If):
+                visit(x.body)
+                visit(x.orelse)
+            elif isinstance(x, Loop):
+                visit(x.test)
+                visit(x.body)
+    visit(body)
+    return found
 
 
 def _single_term(code):

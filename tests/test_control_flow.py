@@ -282,3 +282,47 @@ def test_mutual_recursion_is_refused(tmp_path):
     """, "even")
     with pytest.raises(s2s.UnsupportedSyntaxError, match="even -> odd -> even"):
         s2s.grad(f)
+
+
+def test_reverse_loop_saves_each_value_once_for_all_weight_gradients(tmp_path):
+    # W, U and b all take the same adjoint of the pre-activation: one saved list of it
+    f = load(tmp_path, RNN, "rnn_loss")
+    source = s2s.grad(f, wrt=(0, 1, 2)).source
+    reverse = source[source.index("reversed(range"):]
+    appends = [line.strip() for line in reverse.splitlines() if ".append(" in line]
+    assert len(appends) == len(set(a.split("(")[1] for a in appends)) == 3, appends
+    assert "_matmul_adjoint_lhs_sum(_t0s, U," in source and \
+        "_matmul_adjoint_lhs_sum(_t0s, W," in source and "_unbroadcast_sum(_t0s, b)" in source
+
+
+@pytest.mark.parametrize("bias_shape", [(4,), (3, 4), (3, 1)])
+def test_loop_weight_gradients_when_the_product_is_broadcast(tmp_path, bias_shape):
+    # W @ h has shape (4,); with a (3, 4) or (3, 1) bias the pre-activation is (3, 4):
+    # the adjoint of the product arrives broadcast, the matmul adjoints sum it back
+    f = load(tmp_path, """
+        def f(W, b, h, xs):
+            out = 0.0
+            for t in range(xs.shape[0]):
+                z = np.tanh(W @ (h * xs[t]) + b)
+                out = out + np.sum(z ** 2)
+            return out
+    """)
+    args = [rng.standard_normal((4, 2)), rng.standard_normal(bias_shape),
+            rng.standard_normal(2), rng.standard_normal((5, 2))]
+    check_grads(f, args, wrt=(0, 1, 2))
+
+
+def test_product_adjoint_taken_as_is_only_when_read_once_beside_it(tmp_path):
+    f = load(tmp_path, """
+        def f(A, x, B):
+            p = A @ x
+            once = np.sum(np.tanh(p + B))
+            q = A @ x
+            twice = np.sum(np.sin(q + B)) + np.sum(q * q)
+            return once + twice
+    """)
+    args = [rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal((4, 3))]
+    check_grads(f, args, wrt=(0, 1))
+    body = s2s.grad(f, wrt=(0, 1)).source.split("def f_grad(")[1]
+    assert body.count("_unbroadcast_matmul(") == 1  # q's adjoint: q is read twice
+    assert "dp = 1 - _once1**2" in body  # p's, broadcast, goes to the matmul adjoints
