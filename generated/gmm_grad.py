@@ -58,20 +58,6 @@ def _like(value, x):
     return np.asarray(value, dtype=np.result_type(x, 1.0))
 
 
-# y = sum(x, axis) -> dx = dy broadcast back along the summed axes.
-def _expand(dy, x, axis=None, keepdims=False):
-    if axis is not None and not keepdims:
-        dy = np.expand_dims(dy, axis)
-    return np.broadcast_to(np.asarray(dy, dtype=np.result_type(x, dy, 1.0)), np.shape(x))
-
-
-# y = max(x, axis) -> dx = dy shared equally among the elements equal to the max.
-def _extremum_adjoint(dy, x, y, axis=None, keepdims=False):
-    hit = (x == _expand(y, x, axis, keepdims))
-    share = (hit / np.sum(hit, axis=axis, keepdims=True)).astype(np.result_type(x), copy=False)
-    return _expand(dy, x, axis, keepdims) * share
-
-
 # y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed
 # (dy may be computed for a broadcast of y: it is summed back to y's shape first).
 def _matmul_adjoint_lhs(dy, a, b):
@@ -240,35 +226,25 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     dq_diags = 2 * d_prior2 * q_diags
     # backward, line 37: log_alphas = top_alpha + np.log(np.sum(np.exp(alphas - top_alpha)))
     d_log_alphas2 = dlog_alphas / _log_alphas2
-    _t1 = _log_alphas1 * d_log_alphas2
-    dtop_alpha = dlog_alphas - _unbroadcast(_t1, top_alpha)
-    # backward, line 36: top_alpha = np.max(alphas)
-    dalphas = _t1 + _extremum_adjoint(dtop_alpha, alphas, top_alpha, None, False)
-    # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
-    dlog_sum = _fill(d_out6, log_sum)
+    dalphas = _log_alphas1 * d_log_alphas2
     # backward, line 35: log_sum = top + np.log(np.sum(np.exp(inner - top), axis=0))
-    d_log_sum2 = _unbroadcast(dlog_sum / _log_sum2, _log_sum2)
-    dtop = _unbroadcast(dlog_sum, top)
+    d_log_sum2 = d_out6 / _log_sum2
     d_log_sum1 = np.expand_dims(d_log_sum2, 0)
-    _t2 = _log_sum1 * d_log_sum1
-    dinner = _unbroadcast(_t2, inner)
-    dtop = dtop - _unbroadcast(_t2, top)
-    # backward, line 34: top = np.max(inner, axis=0)
-    dinner = dinner + _extremum_adjoint(dtop, inner, top, 0, False)
+    dinner = _log_sum1 * d_log_sum1
     # backward, line 33: inner = alphas[:, None] + sum_qs[:, None] - 0.5 * np.sum(q_centered ** 2, axis=2)
     d_inner0 = _unbroadcast(dinner, _inner0)
     d_inner1 = _unbroadcast(dinner, _inner1)
     d_inner4 = -0.5 * _unbroadcast(dinner, _inner4)
     d_inner3 = np.expand_dims(d_inner4, 2)
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    _t3 = 2 * d_inner3 * q_centered
-    d_q_centered0 = _unbroadcast(_t3 * centered, _q_centered0)
-    dcentered = _unbroadcast(_q_centered0 * _t3, centered)
+    _t1 = 2 * d_inner3 * q_centered
+    d_q_centered0 = _unbroadcast(_t1 * centered, _q_centered0)
+    dcentered = _unbroadcast(_q_centered0 * _t1, centered)
     dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
     dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    dcentered = dcentered + _matmul_adjoint_lhs(_t3, centered, _q_centered2)
-    d_q_centered2 = _matmul_adjoint_rhs(_t3, centered, _q_centered2)
+    dcentered = dcentered + _matmul_adjoint_lhs(_t1, centered, _q_centered2)
+    d_q_centered2 = _matmul_adjoint_rhs(_t1, centered, _q_centered2)
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
     dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]
@@ -367,35 +343,25 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     dq_diags = 2 * d_prior2 * q_diags
     # backward, line 37: log_alphas = top_alpha + np.log(np.sum(np.exp(alphas - top_alpha)))
     d_log_alphas2 = dlog_alphas / _log_alphas2
-    _t1 = _log_alphas1 * d_log_alphas2
-    dtop_alpha = dlog_alphas - _unbroadcast(_t1, top_alpha)
-    # backward, line 36: top_alpha = np.max(alphas)
-    dalphas = _t1 + _extremum_adjoint(dtop_alpha, alphas, top_alpha, None, False)
-    # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
-    dlog_sum = _fill(d_out6, log_sum)
+    dalphas = _log_alphas1 * d_log_alphas2
     # backward, line 35: log_sum = top + np.log(np.sum(np.exp(inner - top), axis=0))
-    d_log_sum2 = _unbroadcast(dlog_sum / _log_sum2, _log_sum2)
-    dtop = _unbroadcast(dlog_sum, top)
+    d_log_sum2 = d_out6 / _log_sum2
     d_log_sum1 = np.expand_dims(d_log_sum2, 0)
-    _t2 = _log_sum1 * d_log_sum1
-    dinner = _unbroadcast(_t2, inner)
-    dtop = dtop - _unbroadcast(_t2, top)
-    # backward, line 34: top = np.max(inner, axis=0)
-    dinner = dinner + _extremum_adjoint(dtop, inner, top, 0, False)
+    dinner = _log_sum1 * d_log_sum1
     # backward, line 33: inner = alphas[:, None] + sum_qs[:, None] - 0.5 * np.sum(q_centered ** 2, axis=2)
     d_inner0 = _unbroadcast(dinner, _inner0)
     d_inner1 = _unbroadcast(dinner, _inner1)
     d_inner4 = -0.5 * _unbroadcast(dinner, _inner4)
     d_inner3 = np.expand_dims(d_inner4, 2)
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    _t3 = 2 * d_inner3 * q_centered
-    d_q_centered0 = _unbroadcast(_t3 * centered, _q_centered0)
-    dcentered = _unbroadcast(_q_centered0 * _t3, centered)
+    _t1 = 2 * d_inner3 * q_centered
+    d_q_centered0 = _unbroadcast(_t1 * centered, _q_centered0)
+    dcentered = _unbroadcast(_q_centered0 * _t1, centered)
     dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
     dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    dcentered = dcentered + _matmul_adjoint_lhs(_t3, centered, _q_centered2)
-    d_q_centered2 = _matmul_adjoint_rhs(_t3, centered, _q_centered2)
+    dcentered = dcentered + _matmul_adjoint_lhs(_t1, centered, _q_centered2)
+    d_q_centered2 = _matmul_adjoint_rhs(_t1, centered, _q_centered2)
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
     dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]

@@ -139,16 +139,15 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     _out1 = np.sum(labels * log_probs, axis=1)
     # backward, line 20: return -np.mean(np.sum(labels * log_probs, axis=1))
     d_out1 = _fill(-1 / np.size(_out1), _out1)
-    d_out0 = _fill(np.expand_dims(d_out1, 1), b2, labels, _logits0, _shifted0, _log_probs1)
+    d_out0 = _fill(np.expand_dims(d_out1, 1), b2, labels, _logits0)
     # backward, line 19: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     _t0 = d_out0 * labels
     d_log_probs1 = -_unbroadcast(_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
     dshifted = dshifted + _log_probs0 * d_log_probs1
     # backward, line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
-    dlogits = _unbroadcast(dshifted, logits)
     d_shifted0 = -_unbroadcast(dshifted, _shifted0)
-    dlogits = dlogits + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
+    dlogits = dshifted + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
     # backward, line 17: logits = h @ w2 + b2
     db2 = _unbroadcast(dlogits, b2)
     dh = _matmul_adjoint_lhs(dlogits, h, w2)
@@ -179,16 +178,15 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     _out3 = -np.mean(_out1)
     # backward, line 20: return -np.mean(np.sum(labels * log_probs, axis=1))
     d_out1 = _fill(-1 / np.size(_out1), _out1)
-    d_out0 = _fill(np.expand_dims(d_out1, 1), b2, labels, _logits0, _shifted0, _log_probs1)
+    d_out0 = _fill(np.expand_dims(d_out1, 1), b2, labels, _logits0)
     # backward, line 19: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     _t0 = d_out0 * labels
     d_log_probs1 = -_unbroadcast(_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
     dshifted = dshifted + _log_probs0 * d_log_probs1
     # backward, line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
-    dlogits = _unbroadcast(dshifted, logits)
     d_shifted0 = -_unbroadcast(dshifted, _shifted0)
-    dlogits = dlogits + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
+    dlogits = dshifted + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
     # backward, line 17: logits = h @ w2 + b2
     db2 = _unbroadcast(dlogits, b2)
     dh = _matmul_adjoint_lhs(dlogits, h, w2)

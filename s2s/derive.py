@@ -207,9 +207,12 @@ class _Reverse:
         """Active values: those depending on a wrt argument through differentiable ops
         (a fixpoint: loops carry activity from one iteration to the next)."""
         active = set(self.wrt)
+        shifts = _logsumexp_shifts(self.func.body, self.defs)
         while True:
             size = len(active)
             for x in self.all:
+                if isinstance(x, Assign) and x.target in shifts:
+                    continue  # the shift of a log-sum-exp: no gradient through it
                 if isinstance(x, Assign) and x.op == "stack_push":
                     if isinstance(x.args[1], Var) and x.args[1].name in active:
                         active.add(x.args[0].name)  # the stack holds an active value
@@ -269,14 +272,32 @@ class _Reverse:
         for name in merged:
             base[name] = frozenset({name})
         found = {}  # name -> the shapes of its definitions (branches may share a name)
+        # reductions: (operand's shape, axis, keepdims) -> the atom standing for the
+        # result's shape (the first such reduction at the top level of the function)
+        reductions = {}
+        reduced = {}  # atom -> the shape it is a reduction of, which it broadcasts into
+        top_level = {id(x) for x in self.func.body}
+
+        def absorb(shape):
+            # r = reduce(a) broadcasts into a's shape: a broadcast of both has a's shape
+            return frozenset(r for r in shape if not (r in reduced and reduced[r] <= shape - {r}))
         for x in self.assigns:
             if x.target in merged:
                 continue
+            axis, keepdims = x.param("axis"), x.param("keepdims")
             if x.op in SHAPE_ELEMENTWISE:
-                shape = frozenset().union(*(of(a) for a in x.args))
-            elif (x.op in REDUCTIONS and x.param("axis") is None and not x.param("keepdims")) \
+                shape = absorb(frozenset().union(*(of(a) for a in x.args)))
+            elif (x.op in REDUCTIONS and axis is None and not keepdims) \
                     or x.op in ("np.trace", "np.linalg.norm"):
                 shape = frozenset()
+            elif x.op in REDUCTIONS and isinstance(x.args[0], Var) and _static_axis(axis):
+                atom = x.target
+                if id(x) in top_level:
+                    atom = reductions.setdefault((of(x.args[0]), axis, bool(keepdims)), atom)
+                shape = frozenset({atom})
+                if keepdims or axis == 0 or isinstance(axis, tuple) and axis and \
+                        axis == tuple(range(len(axis))):
+                    reduced[atom] = of(x.args[0])  # leading axes, or kept: aligned
             elif x.op == "call" and x.param("func") in HELPER_SHAPES and \
                     not x.param("kwnames") and \
                     not any(isinstance(a, Var) and a.name in self.tuples for a in x.args):
@@ -1001,14 +1022,23 @@ class _Reverse:
             self.contribute(leaf, code, reads, block, lazy=leaf in lazy)
 
 
+def _static_axis(axis):
+    return type(axis) is int or isinstance(axis, tuple) and all(type(a) is int for a in axis)
+
+
+def _readers(body):
+    """name -> the statements that read it (each once), in program order."""
+    readers = {}
+    for x in walk(body):
+        for n in dict.fromkeys(reads(x)):
+            readers.setdefault(n, []).append(x)
+    return readers
+
+
 def _read_once_beside(body, names):
     """The names among `names` that exactly one statement reads, a statement in the
     same statement list as their definition (not in a loop or branch apart from it)."""
-    readers = {}
-    for x in walk(body):
-        for n in set(reads(x)):
-            if n in names:
-                readers.setdefault(n, []).append(x)
+    readers = _readers(body)
     found = set()
 
     def visit(stmts):
@@ -1026,6 +1056,44 @@ def _read_once_beside(body, names):
                 visit(x.body)
     visit(body)
     return found
+
+
+def _logsumexp_shifts(body, defs):
+    """Names m = np.max(a, axis) (or np.min) whose only use is to shift a log-sum-exp,
+    y = m + np.log(np.sum(np.exp(a - m), axis)): y does not depend on m's value, so m
+    carries no gradient (as in JAX's logsumexp), and its extremum adjoint, which
+    would only add up to zero, is never computed."""
+    readers = _readers(body)
+    assigns = {x.target: x for x in walk(body) if isinstance(x, Assign) and defs.get(x.target) == 1}
+
+    def only_reader(name, op):
+        found = readers.get(name, [])
+        if len(found) == 1 and isinstance(found[0], Assign) and found[0].op == op and \
+                found[0].target in assigns:
+            return found[0]
+        return None
+    shifts = set()
+    for m in assigns.values():
+        if m.op not in ("np.max", "np.min") or not isinstance(m.args[0], Var):
+            continue
+        axis, keepdims = m.param("axis"), m.param("keepdims")
+        if not (axis is None or keepdims is True or axis == 0 and type(axis) is int):
+            continue  # a - m would not subtract each group's own shift
+        uses = readers.get(m.target, [])
+        shift = [u for u in uses if isinstance(u, Assign) and u.op == "sub"
+                 and u.args == (m.args[0], Var(m.target))]
+        outer = [u for u in uses if isinstance(u, Assign) and u.op == "add"
+                 and Var(m.target) in u.args]
+        if len(uses) != 2 or len(shift) != 1 or len(outer) != 1:
+            continue
+        e = only_reader(shift[0].target, "np.exp")
+        total = e and only_reader(e.target, "np.sum")
+        log = total and only_reader(total.target, "np.log")
+        if log and total.param("axis") == axis and total.param("keepdims") == keepdims and \
+                only_reader(log.target, "add") is outer[0] and \
+                set(outer[0].args) == {Var(m.target), Var(log.target)}:
+            shifts.add(m.target)
+    return shifts
 
 
 def _single_term(code):

@@ -400,3 +400,55 @@ def test_hessian_through_a_loop_inside_a_branch(tmp_path):
 def test_hessian_through_stack_along_an_axis(tmp_path):
     f = load(tmp_path, "def f(z):\n    return np.sum(np.stack([z, z], axis=1) ** 2)\n")
     np.testing.assert_allclose(s2s.hessian(f)(np.array([0.5, 0.9])), 4 * np.eye(2))
+
+
+# ---- log-sum-exp shifts carry no gradient --------------------------------------------
+
+rng = np.random.default_rng(21)
+
+LSE = """
+    def f(a):
+        top = np.max(a, axis=0)
+        return np.sum(top + np.log(np.sum(np.exp(a - top), axis=0)))
+
+    def f_whole(a):
+        m = np.max(a)
+        return m + np.log(np.sum(np.exp(a - m)))
+
+    def f_kept(a):
+        m = np.max(a, axis=1, keepdims=True)
+        return np.sum(m + np.log(np.sum(np.exp(a - m), axis=1, keepdims=True)))
+
+    def f_reused(a):
+        m = np.max(a)
+        return m + np.log(np.sum(np.exp(a - m))) + 0.5 * m
+"""
+
+
+def softmax(a, axis):
+    e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize("name, axis", [("f", 0), ("f_whole", None), ("f_kept", 1)])
+def test_logsumexp_shift_is_not_differentiated(tmp_path, name, axis):
+    f = load(tmp_path, LSE, name)
+    g = s2s.grad(f)
+    body = g.source.split(f"def {name}_grad(")[1]
+    assert "_extremum_adjoint" not in body
+    # max(a, axis) broadcasts into a's shape, and equal reductions have equal shapes:
+    # nothing needs summing back
+    assert "_unbroadcast" not in body and "_fill" not in body, body
+    a = rng.standard_normal((4, 3))
+    check_grads(f, [a])
+    np.testing.assert_allclose(g(a), softmax(a, axis), rtol=1e-14, atol=1e-16)
+    tied = np.ones((4, 3))  # every element a maximum: the softmax, exactly
+    np.testing.assert_allclose(g(tied), softmax(tied, axis), rtol=1e-14, atol=1e-16)
+    value, tangent = s2s.jvp(f)(a, np.ones_like(a))
+    assert np.isclose(tangent, np.sum(softmax(a, axis)))
+
+
+def test_a_maximum_used_elsewhere_keeps_its_gradient(tmp_path):
+    f = load(tmp_path, LSE, "f_reused")
+    assert "_extremum_adjoint" in s2s.grad(f).source
+    check_grads(f, [rng.standard_normal(5)])
