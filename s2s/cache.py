@@ -40,7 +40,6 @@ import numpy as np
 
 from . import __version__
 from .derive import user_callee
-from .errors import DifferentiationError
 from .frontend import display_name
 from .ir import Assign, walk
 from .normalize import to_ir
@@ -352,7 +351,6 @@ def _environment():
     """The key fields that are the same for every entry of this process."""
     global _ENVIRONMENT
     if _ENVIRONMENT is None:
-        import libcst
         import sympy
         try:
             from libcst._version import __version__ as libcst_version
