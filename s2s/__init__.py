@@ -16,8 +16,9 @@ from .errors import (DifferentiationError, InternalError, NoRuleError,  # noqa: 
                      SourceUnavailableError, UnsupportedSyntaxError)
 from .api import (differentiate, grad, graph, hessian, hvp, jacobian, jvp,  # noqa: E402
                   show, value_and_grad, vjp)
+from .cache import clear_cache  # noqa: E402
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp",
            "differentiate", "show", "graph", "DifferentiationError",
            "UnsupportedSyntaxError", "NoRuleError", "SourceUnavailableError",
-           "InternalError"]
+           "InternalError", "clear_cache"]

@@ -8,7 +8,7 @@ import types
 
 import numpy as np
 
-from .cache import load, memoised
+from .cache import compiled, memoised
 from .derive import Session, derive
 from .emit import function_name, module
 from .errors import DifferentiationError, NotBatchable
@@ -54,15 +54,21 @@ def _wrt_error(ir, message, hint):
 def _build(func, wrt, kind):
     ir = to_ir(func)
     names, single = _resolve_wrt(func, ir, wrt)
-    if kind in ("jvp", "batched_jvp"):
-        from .forward import forward
-        d = forward(ir, names, callee=func, batched=kind == "batched_jvp")
-    else:
-        d = derive(ir, names, kind, callee=func)
-    d.single = single
-    source, namespace = module(d)
-    origin = f"{display_name(ir.filename)}:{ir.qualname}"
-    return load(source, function_name(d), origin, namespace)
+
+    def generate():
+        if kind in ("jvp", "batched_jvp"):
+            from .forward import forward
+            d = forward(ir, names, callee=func, batched=kind == "batched_jvp")
+        else:
+            d = derive(ir, names, kind, callee=func)
+        d.single = single
+        source, namespace = module(d)
+        return source, function_name(d), namespace
+
+    # wrt is part of the name: the file name of the compiled code must differ for each
+    # set of arguments (forward mode over it reads its source back by that name)
+    origin = f"{display_name(ir.filename)}:{ir.qualname} wrt {', '.join(names)}"
+    return compiled(func, ir, (names, single, kind), origin, generate)
 
 
 def _derivative(func, wrt, kind):

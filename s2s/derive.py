@@ -558,20 +558,7 @@ class _Reverse:
                           children=self.session.order, session=self.session)
 
     def user_callee(self, x):
-        """The user function a "call" statement calls, if it is one s2s can differentiate."""
-        if x.op != "call":
-            return None
-        path = x.param("func").split(".")
-        obj = self.func.constants.get(path[0])
-        for part in path[1:]:
-            obj = getattr(obj, part, None)
-        obj = getattr(obj, "__s2s_function__", obj)  # @s2s.differentiate
-        if not inspect.isfunction(obj) or path[-1] in HELPERS:
-            return None
-        module = (getattr(obj, "__module__", "") or "").split(".")[0]
-        if module in ("numpy", "math", "sympy", "scipy", "s2s"):
-            return None
-        return obj
+        return user_callee(self.func, x)
 
     def user_call(self, x):
         """y = f(args) for a user function f: dargs = f_vjp(dy, args) -- a derivative
@@ -1128,6 +1115,24 @@ def _range(bounds):
 
 def _sym_reads(expr):
     return frozenset(s.name for s in expr.free_symbols)
+
+
+def user_callee(func, x):
+    """The user function statement `x` of `func` calls, if it is a "call" of one s2s
+    can differentiate."""
+    if x.op != "call":
+        return None
+    path = x.param("func").split(".")
+    obj = func.constants.get(path[0])
+    for part in path[1:]:
+        obj = getattr(obj, part, None)
+    obj = getattr(obj, "__s2s_function__", obj)  # @s2s.differentiate
+    if not inspect.isfunction(obj) or path[-1] in HELPERS:
+        return None
+    module = (getattr(obj, "__module__", "") or "").split(".")[0]
+    if module in ("numpy", "math", "sympy", "scipy", "s2s"):
+        return None
+    return obj
 
 
 def primals(session, derivatives):
