@@ -1203,7 +1203,13 @@ def _scalar_formula(func):
     floats: its derivative gets a path for them without shape bookkeeping."""
     if set(func.params) <= set(func.scalars) or func.kwonly:
         return False
-    for x in walk(func.body):
+    statements = list(walk(func.body))
+    if len(statements) > _FLOAT_PATH_LIMIT:
+        return False  # a long formula: not derived (and written) twice
+    for x in statements:
         if isinstance(x, Loop) or isinstance(x, Assign) and x.op not in SHAPE_ELEMENTWISE:
             return False
     return True
+
+
+_FLOAT_PATH_LIMIT = 80  # IR statements
