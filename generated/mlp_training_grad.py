@@ -57,20 +57,6 @@ def _like(value, x):
     return np.asarray(value, dtype=np.result_type(x, 1.0))
 
 
-# y = sum(x, axis) -> dx = dy broadcast back along the summed axes.
-def _expand(dy, x, axis=None, keepdims=False):
-    if axis is not None and not keepdims:
-        dy = np.expand_dims(dy, axis)
-    return np.broadcast_to(np.asarray(dy, dtype=np.result_type(x, dy, 1.0)), np.shape(x))
-
-
-# y = max(x, axis) -> dx = dy shared equally among the elements equal to the max.
-def _extremum_adjoint(dy, x, y, axis=None, keepdims=False):
-    hit = (x == _expand(y, x, axis, keepdims))
-    share = (hit / np.sum(hit, axis=axis, keepdims=True)).astype(np.result_type(x), copy=False)
-    return _expand(dy, x, axis, keepdims) * share
-
-
 # y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed
 # (dy may be computed for a broadcast of y: it is summed back to y's shape first).
 def _matmul_adjoint_lhs(dy, a, b):
@@ -129,8 +115,7 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     _logits0 = h @ w2
     logits = _logits0 + b2
     # line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
-    _shifted0 = np.max(logits, axis=1, keepdims=True)
-    shifted = logits - _shifted0
+    shifted = logits - np.max(logits, axis=1, keepdims=True)
     # line 19: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     _log_probs0 = np.exp(shifted)
     _log_probs1 = np.sum(_log_probs0, axis=1, keepdims=True)
@@ -145,13 +130,10 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     d_log_probs1 = -_unbroadcast(_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
     dshifted = dshifted + _log_probs0 * d_log_probs1
-    # backward, line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
-    d_shifted0 = -_unbroadcast(dshifted, _shifted0)
-    dlogits = dshifted + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
     # backward, line 17: logits = h @ w2 + b2
-    db2 = _unbroadcast(dlogits, b2)
-    dh = _matmul_adjoint_lhs(dlogits, h, w2)
-    dw2 = _matmul_adjoint_rhs(dlogits, h, w2)
+    db2 = _unbroadcast(dshifted, b2)
+    dh = _matmul_adjoint_lhs(dshifted, h, w2)
+    dw2 = _matmul_adjoint_rhs(dshifted, h, w2)
     # backward, line 16: h = np.tanh(x @ w1 + b1)
     _t1 = dh * (1 - h**2)
     db1 = _unbroadcast(_t1, b1)
@@ -167,8 +149,7 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     _logits0 = h @ w2
     logits = _logits0 + b2
     # line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
-    _shifted0 = np.max(logits, axis=1, keepdims=True)
-    shifted = logits - _shifted0
+    shifted = logits - np.max(logits, axis=1, keepdims=True)
     # line 19: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     _log_probs0 = np.exp(shifted)
     _log_probs1 = np.sum(_log_probs0, axis=1, keepdims=True)
@@ -184,13 +165,10 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     d_log_probs1 = -_unbroadcast(_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
     dshifted = dshifted + _log_probs0 * d_log_probs1
-    # backward, line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
-    d_shifted0 = -_unbroadcast(dshifted, _shifted0)
-    dlogits = dshifted + _extremum_adjoint(d_shifted0, logits, _shifted0, 1, True)
     # backward, line 17: logits = h @ w2 + b2
-    db2 = _unbroadcast(dlogits, b2)
-    dh = _matmul_adjoint_lhs(dlogits, h, w2)
-    dw2 = _matmul_adjoint_rhs(dlogits, h, w2)
+    db2 = _unbroadcast(dshifted, b2)
+    dh = _matmul_adjoint_lhs(dshifted, h, w2)
+    dw2 = _matmul_adjoint_rhs(dshifted, h, w2)
     # backward, line 16: h = np.tanh(x @ w1 + b1)
     _t1 = dh * (1 - h**2)
     db1 = _unbroadcast(_t1, b1)

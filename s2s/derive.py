@@ -1047,9 +1047,10 @@ def _read_once_beside(body, names):
 
 def _logsumexp_shifts(body, defs):
     """Names m = np.max(a, axis) (or np.min) whose only use is to shift a log-sum-exp,
-    y = m + np.log(np.sum(np.exp(a - m), axis)): y does not depend on m's value, so m
-    carries no gradient (as in JAX's logsumexp), and its extremum adjoint, which
-    would only add up to zero, is never computed."""
+    y = m + np.log(np.sum(np.exp(a - m), axis)), or a log-softmax, y = (a - m) -
+    np.log(np.sum(np.exp(a - m), axis)): y does not depend on m's value, so m carries
+    no gradient (as in JAX's logsumexp), and its extremum adjoint, which would only
+    add up to zero, is never computed."""
     readers = _readers(body)
     assigns = {x.target: x for x in walk(body) if isinstance(x, Assign) and defs.get(x.target) == 1}
 
@@ -1068,17 +1069,29 @@ def _logsumexp_shifts(body, defs):
             continue  # a - m would not subtract each group's own shift
         uses = readers.get(m.target, [])
         shift = [u for u in uses if isinstance(u, Assign) and u.op == "sub"
-                 and u.args == (m.args[0], Var(m.target))]
-        outer = [u for u in uses if isinstance(u, Assign) and u.op == "add"
-                 and Var(m.target) in u.args]
-        if len(uses) != 2 or len(shift) != 1 or len(outer) != 1:
+                 and u.args == (m.args[0], Var(m.target)) and u.target in assigns]
+        if not shift:
             continue
-        e = only_reader(shift[0].target, "np.exp")
-        total = e and only_reader(e.target, "np.sum")
+        u = shift[0].target
+        if len(uses) == 2:  # m + log(sum(exp(a - m)))
+            outer = [x for x in uses if isinstance(x, Assign) and x.op == "add"]
+            first, rest = Var(m.target), None
+        elif len(uses) == 1:  # (a - m) - log(sum(exp(a - m))): log-softmax
+            outer = [x for x in readers.get(u, []) if isinstance(x, Assign) and x.op == "sub"
+                     and x.args[0] == Var(u)]
+            first, rest = Var(u), readers.get(u, [])
+            if len(rest) != 2:
+                continue
+        else:
+            continue
+        e = [x for x in readers.get(u, []) if isinstance(x, Assign) and x.op == "np.exp"]
+        if len(outer) != 1 or len(e) != 1 or rest is None and len(readers.get(u, [])) != 1:
+            continue
+        total = only_reader(e[0].target, "np.sum")
         log = total and only_reader(total.target, "np.log")
         if log and total.param("axis") == axis and total.param("keepdims") == keepdims and \
-                only_reader(log.target, "add") is outer[0] and \
-                set(outer[0].args) == {Var(m.target), Var(log.target)}:
+                only_reader(log.target, outer[0].op) is outer[0] and \
+                set(outer[0].args) == {first, Var(log.target)}:
             shifts.add(m.target)
     return shifts
 

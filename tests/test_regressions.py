@@ -422,6 +422,15 @@ LSE = """
     def f_reused(a):
         m = np.max(a)
         return m + np.log(np.sum(np.exp(a - m))) + 0.5 * m
+
+    def log_softmax_loss(a, labels):
+        shifted = a - np.max(a, axis=1, keepdims=True)
+        return -np.sum(labels * (shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))))
+
+    def shifted_reused(a, labels):
+        shifted = a - np.max(a, axis=1, keepdims=True)
+        out = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        return -np.sum(labels * out) + np.sum(shifted ** 2)
 """
 
 
@@ -448,7 +457,23 @@ def test_logsumexp_shift_is_not_differentiated(tmp_path, name, axis):
     assert np.isclose(tangent, np.sum(softmax(a, axis)))
 
 
-def test_a_maximum_used_elsewhere_keeps_its_gradient(tmp_path):
-    f = load(tmp_path, LSE, "f_reused")
+def test_log_softmax_shift_is_not_differentiated(tmp_path):
+    f = load(tmp_path, LSE, "log_softmax_loss")
+    g = s2s.grad(f)
+    assert "_extremum_adjoint" not in g.source.split("def log_softmax_loss_grad(")[1]
+    a, labels = rng.standard_normal((4, 3)), rng.random((4, 3))
+    check_grads(f, [a, labels])
+    expected = softmax(a, 1) * np.sum(labels, axis=1, keepdims=True) - labels
+    np.testing.assert_allclose(g(a, labels), expected, rtol=1e-13, atol=1e-15)
+    tied = np.zeros((4, 3))
+    np.testing.assert_allclose(g(tied, labels), softmax(tied, 1) * np.sum(
+        labels, axis=1, keepdims=True) - labels, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["f_reused", "shifted_reused"])
+def test_a_maximum_used_elsewhere_keeps_its_gradient(tmp_path, name):
+    f = load(tmp_path, LSE, name)
+    args = [rng.standard_normal(5)] if name == "f_reused" else \
+        [rng.standard_normal((4, 3)), rng.random((4, 3))]
     assert "_extremum_adjoint" in s2s.grad(f).source
-    check_grads(f, [rng.standard_normal(5)])
+    check_grads(f, args)
