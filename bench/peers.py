@@ -49,6 +49,11 @@ def _gmm_select(d):
     return np.eye(d * d)[rows * d + cols]
 
 
+def _rosenbrock_chain(*x):
+    """workloads.rosenbrock_chain for any peer: arithmetic only, on 10 scalars."""
+    return sum(100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2 for i in range(9))
+
+
 def _log_gamma_distrib(a, p):
     out = 0.25 * p * (p - 1) * math.log(math.pi)
     for j in range(1, p + 1):
@@ -64,7 +69,7 @@ def numpy_like(xp):
     def rosenbrock(x, y):
         return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2
 
-    def rosenbrock_chain(x):
+    def rosenbrock_loop(x):
         out = 0.0
         for i in range(x.shape[0] - 1):
             out = out + (1.0 - x[i]) ** 2 + 100.0 * (x[i + 1] - x[i] ** 2) ** 2
@@ -114,7 +119,8 @@ def numpy_like(xp):
     def rosenbrock_nd(x):
         return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
-    return {"rosenbrock": rosenbrock, "rosenbrock_chain": rosenbrock_chain,
+    return {"rosenbrock": rosenbrock, "rosenbrock_chain": _rosenbrock_chain,
+            "rosenbrock_loop": rosenbrock_loop,
             "logistic": logistic, "mlp": mlp, "gmm": gmm, "elementwise": elementwise,
             "rnn": rnn, "hessian": rosenbrock_nd}
 
@@ -127,7 +133,7 @@ def torch_functions(torch):
     def rosenbrock(x, y):
         return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2
 
-    def rosenbrock_chain(x):
+    def rosenbrock_loop(x):
         out = 0.0
         for i in range(x.shape[0] - 1):
             out = out + (1.0 - x[i]) ** 2 + 100.0 * (x[i + 1] - x[i] ** 2) ** 2
@@ -181,7 +187,8 @@ def torch_functions(torch):
     def rosenbrock_nd(x):
         return torch.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
-    return {"rosenbrock": rosenbrock, "rosenbrock_chain": rosenbrock_chain,
+    return {"rosenbrock": rosenbrock, "rosenbrock_chain": _rosenbrock_chain,
+            "rosenbrock_loop": rosenbrock_loop,
             "logistic": logistic, "mlp": mlp, "gmm": gmm, "elementwise": elementwise,
             "rnn": rnn, "hessian": rosenbrock_nd}
 

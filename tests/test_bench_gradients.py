@@ -93,8 +93,8 @@ def test_hand_written_hessian_matches_differences_and_s2s(workload, eps=1e-6):
     np.testing.assert_allclose(hessian, numeric, rtol=1e-6, atol=1e-5)
     np.testing.assert_allclose(s2s.hessian(workload.func, wrt=workload.wrt[0])(x), hessian,
                                rtol=1e-9, atol=1e-9)
-    if workload.func is workloads.rosenbrock_nd:  # rosenbrock_chain, with slices
-        np.testing.assert_allclose(g(x), workloads.rosenbrock_chain_hand(x)[0], rtol=1e-12)
+    if workload.func is workloads.rosenbrock_nd:  # rosenbrock_loop, with slices
+        np.testing.assert_allclose(g(x), workloads.rosenbrock_loop_hand(x)[0], rtol=1e-12)
 
 
 def test_scaling_generator_is_differentiable(tmp_path):
