@@ -7,7 +7,7 @@
   it is smaller.  ``cancel`` only removes factors that are zero where the original is
   undefined, so values where the original is defined never change; nothing here
   rewrites ``log1p``/``expm1`` or cancels ``log(exp(x))``.  Work is bounded by
-  expression size (``MAX_OPS``), never by wall time, so output stays deterministic.
+  expression size (``MAX_OPS``, ``MAX_INVERT_OPS``), never by wall time, so output stays deterministic.
 - ``cse``: SymPy's CSE in canonical order with temporaries named by a NameTable.
 """
 
@@ -16,7 +16,10 @@ from __future__ import annotations
 import sympy as sp
 
 
-MAX_OPS = 80  # above this many operations, skip the inversion search
+MAX_OPS = 80  # above this many operations, skip factoring
+# above this many operations, skip the inversion search: sympy.cancel of a larger
+# expression can take a second (polynomial GCDs over floats) to give a longer result
+MAX_INVERT_OPS = 48
 
 
 def _size(expr):
@@ -60,7 +63,7 @@ def in_forward_values(expr, definitions):
     of eliminating a function atom a through a forward value v = g(a), g rational
     (exp(-z) = 1/p - 1 for p = 1/(1 + exp(-z))), followed by sympy.cancel."""
     best = _substitute(expr, definitions)
-    if _size(expr) > MAX_OPS:
+    if _size(expr) > MAX_INVERT_OPS:
         return best
     best_size = _size(best)
     current = expr
