@@ -42,7 +42,7 @@ from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .normalize import ATTRIBUTES
 from .rules.nondiff import STACK_OPS
-from .rules.structural import HELPER_SHAPES, HELPER_TANGENTS, Multi, Scalar
+from .rules.structural import HELPER_JVPS, HELPER_SHAPES, HELPER_TANGENTS, Multi, Scalar
 from .simplify import common_factors, cse, in_forward_values, into_where, numbers_only
 from .simplify import _substitute as substitute
 from .symbolic import FLOATS, statement_to_sympy, symbol, to_code
@@ -240,7 +240,8 @@ class _Reverse:
                     f"unsupported attribute .{x.param('name')}", span.filename, span.lineno,
                     span.col_offset, span.line,
                     "s2s knows .T, .shape, .ndim, .size and .dtype of arrays.")
-            if self.kind == "jvp" and x.op == "call" and x.param("func") in HELPER_TANGENTS:
+            if self.kind == "jvp" and x.op == "call" and (x.param("func") in HELPER_TANGENTS
+                                                          or x.param("func") in HELPER_JVPS):
                 continue
             if any(isinstance(a, Var) and a.name in active for a in x.args) and \
                     kind_of(x) is None and self.user_callee(x) is None:

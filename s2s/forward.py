@@ -24,7 +24,7 @@ from .errors import NoRuleError, NotBatchable
 from .ir import Assign, Block, Const, If, Line, Loop, Var, static_code, walk
 from .rules import ELEMENTWISE, kind_of
 from .rules.nondiff import STACK_OPS
-from .rules.structural import HELPER_SUMS, HELPER_TANGENTS, TANGENTS
+from .rules.structural import HELPER_JVPS, HELPER_SUMS, HELPER_TANGENTS, TANGENTS
 from .simplify import common_factors, in_forward_values, into_where
 from .symbolic import statement_to_sympy, symbol, to_code
 
@@ -58,6 +58,8 @@ class _TangentContext:
         base, index = self.stmt.args[0], self.stmt.param("index")
         if isinstance(base, Var) and base.name in self.sweep.tuples:
             return f"{t}[{static_code(index, subscript=True)}]"  # picks a tangent array
+        if isinstance(base, Var) and base.name in self.sweep.maybe_tuples:
+            return f"_batch_getitem({t}, {static_code(index)})"  # a call's result
         parts = index if isinstance(index, tuple) else (index,)
         if all(not isinstance(p, (Var, Const)) or isinstance(p, Var) and p.name in
                self.sweep.int_names or isinstance(p, Const) and type(p.value) is int
@@ -111,6 +113,7 @@ class _Forward(_Reverse):
         # names known to hold integers (for-loop indices): x[i] needs no index helper
         self.int_names = {n.index for n in walk(self.func.body)
                           if isinstance(n, Loop) and n.kind == "for"}
+        self.maybe_tuples = _maybe_tuples(self.func.body)
         out = self.func.ret.value
         code = []
         if self.batched:
@@ -224,6 +227,23 @@ class _Forward(_Reverse):
             self.tangent[x.target] = name
             if lazy:
                 self.lazy_t.add(x.target)
+            return
+        if x.op == "call" and x.param("func") in HELPER_JVPS:
+            self.out.append(x)
+            jvp, positions = HELPER_JVPS[x.param("func")]
+            dots = [self.full_tangent(x.args[i].name) if i < len(x.args) and
+                    isinstance(x.args[i], Var) else None for i in positions]
+            kwnames = x.param("kwnames")
+            texts = [_code(a) for a in x.args]
+            npos = len(texts) - len(kwnames)
+            args = [f"({', '.join(str(d) for d in dots)},)"] + texts[:npos] + \
+                [f"{k}={v}" for k, v in zip(kwnames, texts[npos:])]
+            if self.batched:
+                args.append("batched=True")
+            code = f"{jvp}({', '.join(args)})"
+            name = self.tangent_name(x.target)
+            self.out.append(Line((name,), code, code_reads(code), block))
+            self.tangent[x.target] = name
             return
         if x.op == "call" and x.param("func") in HELPER_TANGENTS:
             self.out.append(x)
@@ -369,10 +389,10 @@ class _Forward(_Reverse):
         for body, pick in ((x.body, "then"), (x.orelse, "orelse")):
             self.tangent, self.lazy_t = dict(before[0]), set(before[1])
             code = self.block(body)
-            states.append((body, pick, code, dict(self.tangent)))
+            states.append((body, pick, code, dict(self.tangent), set(self.lazy_t)))
         merged = {}
-        for body, pick, code, tangents in states:
-            self.tangent = tangents
+        for body, pick, code, tangents, lazy in states:
+            self.tangent, self.lazy_t = tangents, lazy
             for p in x.phis:
                 v = getattr(p, pick)
                 if v != Var(p.target):
@@ -383,9 +403,9 @@ class _Forward(_Reverse):
             if p.target not in self.active:
                 continue
             name = self.tangent_name(p.target)
-            for (body, pick, code, tangents), out in zip(states, branches):
+            for (body, pick, code, tangents, lazy), out in zip(states, branches):
                 v = getattr(p, pick)
-                self.tangent = tangents
+                self.tangent, self.lazy_t = tangents, lazy
                 t = self.full_tangent(v.name, out) if isinstance(v, Var) else None
                 out.append(Line((name,), t or self.zeros(p.target),
                                 code_reads(t or self.zeros(p.target))))
@@ -438,6 +458,24 @@ class _Forward(_Reverse):
             self.out.append(Block("while True:", test + [
                 Line((), f"if not {_code(x.cond)}: break", frozenset(_var_names([x.cond])))]
                 + body, None, frozenset(), _key(x.span), while_test=len(test)))
+
+
+def _maybe_tuples(body):
+    """Names that may hold a tuple: results of calls (user functions return tuples) and
+    of tuple/list displays, entries of those, and the names that merge them."""
+    found = set()
+    while True:
+        size = len(found)
+        for x in walk(body):
+            if isinstance(x, Assign) and (x.op in ("call", "tuple", "list") or x.op == "getitem"
+                                          and x.args[0] in [Var(n) for n in found]):
+                found.add(x.target)
+            elif isinstance(x, If):
+                found.update(p.target for p in x.phis if {p.then, p.orelse} & {Var(n) for n in found})
+            elif isinstance(x, Loop):
+                found.update(c.name for c in x.carried if {c.init, c.update} & {Var(n) for n in found})
+        if len(found) == size:
+            return found
 
 
 def forward(func, wrt, session=None, callee=None, batched=False) -> Derivative:

@@ -261,6 +261,62 @@ def _dot_adjoint_rhs(dy, a, b):
     return _matmul_adjoint_rhs(dy, a, b)
 
 
+# tangent of _norm_adjoint(dy, x, y) along dots = (dy_dot, x_dot, y_dot) (None: no
+# tangent; batched: each a batch of them): d(dy x / y) = dy_dot x / y + dy x_dot / y
+# - dy x y_dot / y^2, and 0 where y == 0 as the adjoint itself.
+def _norm_adjoint_jvp(dots, dy, x, y, vectors_only=False, batched=False):
+    dy_dot, x_dot, y_dot = (t if t is None or not batched else _lift(t, x) for t in dots)
+    safe = np.where(y == 0, 1.0, y)
+    total = 0.0
+    if dy_dot is not None:
+        total = total + dy_dot * (x / safe)
+    if x_dot is not None:
+        total = total + dy * x_dot / safe
+    if y_dot is not None:
+        total = total - dy * x * y_dot / (safe * safe)
+    return np.where(y == 0, 0.0, total)
+
+
+# tangent of _prod_adjoint(dy, x, axis, keepdims) along dots = (dy_dot, x_dot) (batched:
+# batches of them): the products of the other elements and their tangents, from
+# running products on the left and on the right (exact at zeros, as _prod_adjoint).
+def _prod_adjoint_jvp(dots, dy, x, axis=None, keepdims=False, batched=False):
+    dy_dot, x_dot = dots
+    x = np.asarray(x)
+    total = 0.0
+    if dy_dot is not None:
+        total = _over_batch(_prod_adjoint, 0, dy_dot, x, axis, keepdims) if batched \
+            else _prod_adjoint(dy_dot, x, axis, keepdims)
+    if x_dot is None:
+        return total
+    lead = 1 if batched else 0
+    axes = tuple(range(x.ndim)) if axis is None else (
+        axis if isinstance(axis, tuple) else (axis,))
+    axes = tuple(a % x.ndim for a in axes)
+    rest = [a for a in range(x.ndim) if a not in axes]
+    order = rest + list(axes)
+    moved = np.transpose(x, order)
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    moved_dot = np.transpose(np.broadcast_to(x_dot, np.shape(x_dot)[:lead] + x.shape),
+                             list(range(lead)) + [a + lead for a in order])
+    flat_dot = moved_dot.reshape(moved_dot.shape[:lead + len(rest)] + (-1,))
+    n = flat.shape[-1]
+    left, left_dot = [np.ones(flat.shape[:-1])], [np.zeros(flat_dot.shape[:-1])]
+    right, right_dot = [np.ones(flat.shape[:-1])], [np.zeros(flat_dot.shape[:-1])]
+    for i in range(n - 1):
+        left_dot.append(left_dot[-1] * flat[..., i] + left[-1] * flat_dot[..., i])
+        left.append(left[-1] * flat[..., i])
+        j = n - 1 - i
+        right_dot.append(right_dot[-1] * flat[..., j] + right[-1] * flat_dot[..., j])
+        right.append(right[-1] * flat[..., j])
+    right, right_dot = right[::-1], right_dot[::-1]
+    others_dot = np.stack([left_dot[i] * right[i] + left[i] * right_dot[i] for i in range(n)],
+                          axis=-1).reshape(moved_dot.shape)
+    inverse = np.argsort(order)
+    others_dot = np.transpose(others_dot, list(range(lead)) + [a + lead for a in inverse])
+    return total + _expand(dy, x, axis, keepdims) * others_dot
+
+
 # adjoints of a tuple of values add entry by entry.
 def _add_tuples(a, b):
     return tuple(u + v for u, v in zip(a, b))
@@ -356,12 +412,26 @@ def _batch_index(i):
 
 
 # f applied to each tangent of the batch in argument i (f is linear in it), stacked
-# (entry by entry when f returns a tuple).
+# (entry by entry when f returns a tuple).  A list in argument i (saved values) holds
+# one batch per value: f gets the list of their tangents in each direction.
 def _over_batch(f, i, *args, **kwargs):
-    results = [f(*args[:i], t, *args[i + 1:], **kwargs) for t in args[i]]
+    batch = args[i]
+    if isinstance(batch, list):
+        if not batch:
+            return f(*args, **kwargs)  # nothing saved: f's zero
+        batch = [[t[j] for t in batch] for j in range(len(batch[0]))]
+    results = [f(*args[:i], t, *args[i + 1:], **kwargs) for t in batch]
     if results and isinstance(results[0], tuple):
         return tuple(np.stack(parts) for parts in zip(*results))
     return np.stack(results)
+
+
+# t[index] for tangents: entry `index` of a tuple of them, or the tangents at `index`
+# of a batch of them.
+def _batch_getitem(t, index):
+    if isinstance(t, (tuple, list)):
+        return t[index]
+    return t[_batch_index(index)]
 
 
 # a gradient is defined for a scalar result only: the result broadcasts `values`.

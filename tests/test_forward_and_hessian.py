@@ -139,3 +139,37 @@ def test_hessian_through_loops(tmp_path):
     newton = sys.modules[f.__module__].newton_sqrt
     for a in (2.0, 0.7):
         assert np.isclose(s2s.hessian(newton)(a), -0.25 * a ** -1.5, rtol=1e-9)
+
+
+def test_hessians_through_prod_and_norm_helpers(tmp_path):
+    # the gradients call _prod_adjoint and _norm_adjoint, which are not linear in their
+    # arguments: each has a tangent helper of its own (HELPER_JVPS)
+    f = load(tmp_path, """
+        def prod(x):
+            return np.prod(x)
+
+        def norm(x):
+            return np.linalg.norm(x)
+
+        def rows(x):
+            return np.sum(np.prod(x, axis=1) ** 2)
+    """, "prod")
+    x = np.array([0.0, 2.0, 3.0, -1.0])  # a zero: products of the others, exactly
+    expected = np.array([[0.0 if i == j else np.prod(np.delete(x, [i, j])) for j in range(4)]
+                         for i in range(4)])
+    np.testing.assert_array_equal(s2s.hessian(f)(x), expected)
+    v = rng.standard_normal(4)
+    np.testing.assert_allclose(s2s.hvp(f)(x, v), expected @ v, atol=1e-15)
+    norm = f.__globals__["norm"]
+    y = rng.standard_normal(5)
+    r = np.linalg.norm(y)
+    np.testing.assert_allclose(s2s.hessian(norm)(y), (np.eye(5) - np.outer(y, y) / r**2) / r,
+                               rtol=1e-12, atol=1e-14)
+    rows = f.__globals__["rows"]
+    X = rng.standard_normal((2, 3))
+    H = s2s.hessian(rows)(X)
+    g = s2s.grad(rows)
+    numeric = np.stack([(g(X + e) - g(X - e)) / 2e-6 for e in np.eye(6).reshape(6, 2, 3) * 1e-6],
+                       axis=-1).reshape(2, 3, 2, 3)
+    np.testing.assert_allclose(H, numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(H.reshape(6, 6), H.reshape(6, 6).T, atol=1e-12)

@@ -280,6 +280,14 @@ HELPER_TANGENTS = {
 }
 # _add_tuples is linear in each argument separately, not jointly
 HELPER_SUMS = {"_add_tuples"}
+# Helpers that are not linear in their arguments have a tangent helper of their own:
+# HELPER_JVPS[name] = (its tangent helper, the positions with tangents).  It is
+# called as helper_jvp((tangent or None for each position), *the call's arguments,
+# batched=...).
+HELPER_JVPS = {
+    "_norm_adjoint": ("_norm_adjoint_jvp", (0, 1, 2)),
+    "_prod_adjoint": ("_prod_adjoint_jvp", (0, 1)),
+}
 
 # The result of each helper has the shape of its arguments at these positions (their
 # broadcast): shape analysis reads it so that it can prove shapes equal through the
