@@ -56,9 +56,10 @@ def _build(func, wrt, kind):
     names, single = _resolve_wrt(func, ir, wrt)
 
     def generate():
-        if kind in ("jvp", "batched_jvp"):
+        if kind in ("jvp", "batched_jvp", "tangent", "batched_tangent"):
             from .forward import forward
-            d = forward(ir, names, callee=func, batched=kind == "batched_jvp")
+            d = forward(ir, names, callee=func, batched=kind.startswith("batched"),
+                        value=kind.endswith("jvp"))
         else:
             d = derive(ir, names, kind, callee=func)
         d.single = single
@@ -146,8 +147,9 @@ class _Jacobian:
         self.__name__ = f"{getattr(self.func, '__name__', 'f')}_{kind}"
         self.jvp = self.batched = None
         if mode != "reverse" and kind != "jvp":
-            try:
-                self.batched = _derivative(func, wrt, "batched_jvp")
+            try:  # a Hessian's value, the gradient, is not needed: tangents only
+                self.batched = _derivative(
+                    func, wrt, "batched_tangent" if kind == "hessian" else "batched_jvp")
             except NotBatchable:
                 pass
         if mode != "reverse" and self.batched is None:
@@ -195,8 +197,11 @@ class _Jacobian:
         for x in xs:
             tangents.append(basis[:, start:start + x.size].reshape((n,) + x.shape))
             start += x.size
-        out, cols = self.batched(*args, **kwargs, **self._tangent_kwargs(tangents,
-                                                                          self.batched))
+        dots = self._tangent_kwargs(tangents, self.batched)
+        if self.kind == "hessian":  # the gradient has its argument's shape
+            out, cols = np.empty(xs[0].shape), self.batched(*args, **kwargs, **dots)
+        else:
+            out, cols = self.batched(*args, **kwargs, **dots)
         out = np.asarray(out)
         cols = np.broadcast_to(cols, (n,) + out.shape)
         jac = np.moveaxis(cols, 0, -1)  # out.shape + (n,)
@@ -281,11 +286,14 @@ def hvp(func, wrt=0):
     """``(args..., v) -> H @ v`` without forming H: forward mode over the gradient."""
     def build():
         g, name = _gradient_function(func, wrt)
-        jvp_of_grad = _Jacobian(g, name, "jvp", "forward")
+        tangent = _derivative(g, name, "tangent")
+        code = tangent.__wrapped__.__code__
+        dot = code.co_varnames[code.co_argcount + code.co_kwonlyargcount - 1]
 
         def product(*args, **kwargs):
-            return jvp_of_grad(*args, **kwargs)[1]
-        product.source = jvp_of_grad.source
+            *args, v = args
+            return tangent(*args, **kwargs, **{dot: v})
+        product.source = tangent.source
         return product
     return _cached(func, wrt, "hvp", "forward", build)
 
@@ -368,14 +376,14 @@ def _standalone_hessian(func, ir, wrt, header):
     session = Session(set(gir.constants) | {gir.name})
     args = ", ".join(ir.params)
     try:
-        d = forward(gir, (name,), session=session, callee=gfn, batched=True)
+        d = forward(gir, (name,), session=session, callee=gfn, batched=True, value=False)
     except NotBatchable:
         d = None
     if d is not None:
         body = f"""one sweep of {d.name} with the basis of {name} as its batch of tangents.
     shape = np.shape({name})
     basis = np.reshape(np.eye(int(np.prod(shape))), (-1,) + shape)
-    _, columns = {d.name}({args}, {d.tangent_params[0]}=basis)
+    columns = {d.name}({args}, {d.tangent_params[0]}=basis)
     return np.reshape(np.moveaxis(columns, 0, -1), shape + shape)"""
     else:
         d = forward(gir, (name,), session=Session(set(gir.constants) | {gir.name}),

@@ -167,6 +167,11 @@ def describe(d: Derivative):
         return f"{where}, as s2s read it (the forward pass its derivatives call)."
     if d.kind == "jvp":
         dots = ", ".join(d.tangent_params)
+        if getattr(d, "tangent_only", False):
+            batch = " a batch of tangents" if getattr(d, "batched", False) else " the tangent"
+            extra = " (a leading axis, one entry per direction)" if batch != " the tangent" else ""
+            return (f"Derivatives of {where} along{batch} {dots} of {wrt}{extra}; "
+                    f"its value is not returned.")
         if getattr(d, "batched", False):
             return (f"Value of {where} and its derivatives along a batch of tangents {dots} "
                     f"of {wrt} (a leading axis, one entry per direction).")
@@ -195,6 +200,8 @@ def _result(d: Derivative):
     if d.kind == "primal":
         return d.value
     if d.kind == "jvp":
+        if getattr(d, "tangent_only", False):
+            return d.grads[0]
         return f"{d.value}, {d.grads[0]}"
     grads = list(d.grads)
     if d.single:

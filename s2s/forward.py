@@ -478,10 +478,11 @@ def _maybe_tuples(body):
             return found
 
 
-def forward(func, wrt, session=None, callee=None, batched=False) -> Derivative:
+def forward(func, wrt, session=None, callee=None, batched=False, value=True) -> Derivative:
     """The forward-mode derivative (JVP) of `func` with tangents for `wrt`; `batched`:
     each tangent is a batch of them (a leading axis), raising NotBatchable where a
-    rule has no batched form."""
+    rule has no batched form; `value` False: the function returns the tangent only
+    (what only the value needed is left out)."""
     session = session or Session(set(func.constants) | {func.name})
     if callee is not None and not session.stack:
         session.stack.append(callee)
@@ -489,6 +490,6 @@ def forward(func, wrt, session=None, callee=None, batched=False) -> Derivative:
     sweep.batched = batched
     d = sweep.run()
     d.batched = batched
-    if batched:
-        d.name = f"{func.name}_batched_jvp"
+    d.tangent_only = not value
+    d.name = f"{func.name}_{'batched_' if batched else ''}{'jvp' if value else 'tangent'}"
     return d

@@ -99,7 +99,7 @@ def test_hessian_is_one_batched_sweep_and_matches_differences(tmp_path):
     """)
     x, A = rng.standard_normal(4), rng.standard_normal((3, 4))
     H = s2s.hessian(f)
-    assert "def f_grad_batched_jvp(" in H.source
+    assert "def f_grad_batched_tangent(" in H.source
     h = H(x, A)
     g = s2s.grad(f)
     eps = 1e-6
