@@ -170,6 +170,8 @@ def _refuse_call(stmt):
 
 
 class _Reverse:
+    float_path = False  # deriving the path for Python floats (type-checked arguments)
+
     def __init__(self, func: Function, wrt, kind_, session):
         self.func = func
         self.wrt = tuple(wrt)
@@ -551,7 +553,7 @@ class _Reverse:
                 code = f"np.zeros_like({w}) + {code}"
             elif code in self.views:
                 code = f"np.array({code})"
-            elif w not in self.func.scalars:  # Python-float weights (np.where(c, d / 2, 0))
+            elif not self.float_path:  # Python-float weights (np.where(c, d / 2, 0))
                 code = f"_like({code}, {w})"  # must not widen float32
             grads.append(code)
         return Derivative(self.func, self.wrt, self.kind, forward, self.lines, grads,
@@ -1205,7 +1207,9 @@ def derive(func: Function, wrt, kind_="grad", session=None, callee=None) -> Deri
         floats = dataclasses.replace(func, scalars=frozenset(func.params))
         token = FLOATS.set(True)
         try:
-            d.fast = _Reverse(floats, wrt, kind_, Session(taken)).run()
+            sweep = _Reverse(floats, wrt, kind_, Session(taken))
+            sweep.float_path = True  # the arguments are Python floats: no precision to keep
+            d.fast = sweep.run()
         finally:
             FLOATS.reset(token)
     return d

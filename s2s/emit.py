@@ -31,6 +31,7 @@ import numpy as np
 
 from . import __version__, runtime
 from .derive import HELPERS, Derivative
+from .rules.nondiff import EFFECTS
 from .errors import UnsupportedSyntaxError
 from .frontend import display_name
 from dataclasses import replace
@@ -219,6 +220,10 @@ def _node_reads(n):
     return n.reads
 
 
+def _effect(n):
+    return isinstance(n, Assign) and n.op == "call" and n.param("func") in EFFECTS
+
+
 def dead_code_tree(nodes, live):
     """(kept nodes, names live before them): backward liveness over nested blocks.
     Lines without targets (stack pushes, break) are always kept."""
@@ -228,6 +233,8 @@ def dead_code_tree(nodes, live):
         if isinstance(n, Assign) and n.op == "stack_push":
             if n.args[0].name not in live:
                 continue
+            live.update(reads(n))
+        elif _effect(n):
             live.update(reads(n))
         elif isinstance(n, Assign):
             if n.target not in live:
@@ -314,7 +321,8 @@ class _Writer:
                     inlined[n.target] = text
                     continue
                 key = ((n.span.first or n.span.lineno, n.span.statement),)
-                code = text[0] if n.op == "stack_push" else f"{n.target} = {text[0]}"
+                code = text[0] if n.op == "stack_push" or _effect(n) else \
+                    f"{n.target} = {text[0]}"
                 out.append(_statement(code, self.comments(key, last, False)))
                 last = key
             elif isinstance(n, Line):
@@ -417,7 +425,8 @@ def signature(d: Derivative, constants):
 def _function(d: Derivative, constants):
     """(libcst FunctionDef, its code lines) of one derivative function."""
     for name, value in d.func.constants.items():
-        if name in constants and constants[name] is not value:
+        if name in constants and constants[name] is not value and not _same_literal(
+                constants[name], value):
             raise UnsupportedSyntaxError(
                 f"the name {name!r} means different values in {d.func.name} and a "
                 "function it calls", d.func.filename, d.func.lineno, 0, None,
@@ -441,6 +450,15 @@ def _function(d: Derivative, constants):
     fn = fn.with_changes(body=cst.IndentedBlock(body=stmts),
                          leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
     return fn, _code_of(body) + [sig]  # the signature may name constants (defaults)
+
+
+def _same_literal(a, b):
+    """Whether two constants are written out as the same literal (a generated module
+    holds its own copy of a number it read from the user's module)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return False
+    code = constant_code("_", a)
+    return code is not None and type(a) is type(b) and code == constant_code("_", b)
 
 
 def constant_code(name, value):

@@ -317,7 +317,7 @@ class _Forward(_Reverse):
         if not terms:
             return None
         if func in HELPER_SUMS and len(terms) == 2:
-            return f"_add_tuples({terms[0]}, {terms[1]})"
+            return f"_add_tuples{'_batch' if self.batched else ''}({terms[0]}, {terms[1]})"
         return " + ".join(terms)
 
     def batched_helper_tangent(self, x, i, t):
@@ -468,14 +468,18 @@ def _maybe_tuples(body):
         size = len(found)
         for x in walk(body):
             if isinstance(x, Assign) and (x.op in ("call", "tuple", "list") or x.op == "getitem"
-                                          and x.args[0] in [Var(n) for n in found]):
+                                          and _names(x.args[:1]) & found):
                 found.add(x.target)
             elif isinstance(x, If):
-                found.update(p.target for p in x.phis if {p.then, p.orelse} & {Var(n) for n in found})
+                found.update(p.target for p in x.phis if _names((p.then, p.orelse)) & found)
             elif isinstance(x, Loop):
-                found.update(c.name for c in x.carried if {c.init, c.update} & {Var(n) for n in found})
+                found.update(c.name for c in x.carried if _names((c.init, c.update)) & found)
         if len(found) == size:
             return found
+
+
+def _names(operands):
+    return {a.name for a in operands if isinstance(a, Var)}
 
 
 def forward(func, wrt, session=None, callee=None, batched=False, value=True) -> Derivative:

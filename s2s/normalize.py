@@ -514,8 +514,13 @@ class _Normalizer:
             call = stmt.value
             if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and \
                     call.func.id not in self.env and _is_check(self.parsed.namespace.get(
-                        call.func.id)):
-                return  # a generated gradient's check of its result: no value to follow
+                        call.func.id)) and not call.keywords:
+                # a generated gradient's check of its result: kept (it may raise), no
+                # value to follow
+                self.emit(self.names.temp("check"), "call",
+                          [self.operand(a, "check") for a in call.args],
+                          [("func", "_check_scalar"), ("kwnames", ())], node=stmt)
+                return
             if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and \
                     call.func.attr == "append" and isinstance(call.func.value, ast.Name) and \
                     call.func.value.id in self.stacks and call.func.value.id in self.env \

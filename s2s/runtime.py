@@ -426,6 +426,14 @@ def _over_batch(f, i, *args, **kwargs):
     return np.stack(results)
 
 
+# _add_tuples for batches of tangents: a tuple of batches, or an array standing for a
+# tuple of values (np.zeros_like of a tuple of numbers) with its batch axis first.
+def _add_tuples_batch(a, b):
+    a = a if isinstance(a, tuple) else tuple(np.moveaxis(np.asarray(a), 1, 0))
+    b = b if isinstance(b, tuple) else tuple(np.moveaxis(np.asarray(b), 1, 0))
+    return _add_tuples(a, b)
+
+
 # t[index] for tangents: entry `index` of a tuple of them, or the tangents at `index`
 # of a batch of them.
 def _batch_getitem(t, index):

@@ -477,3 +477,63 @@ def test_a_maximum_used_elsewhere_keeps_its_gradient(tmp_path, name):
         [rng.standard_normal((4, 3)), rng.random((4, 3))]
     assert "_extremum_adjoint" in s2s.grad(f).source
     check_grads(f, args)
+
+
+# ---- found by the random-program sweep (tests/fuzz.py) ------------------------------
+
+def test_jvp_tangent_broadcast_in_the_branch_that_needs_it(tmp_path):
+    # the else branch's tangent stands for its broadcast; the then branch broadcast its
+    # own first, which used to clear the mark for both (tangent of shape () for (3,))
+    f = load(tmp_path, """
+        def helper(a, b, scale=0.3):
+            return scale
+
+        def f(x):
+            if np.sum(x) > 4.5:
+                return np.sinh(x[:, 0])
+            return helper(x, x) + np.zeros(3)
+    """)
+    x = np.full((3, 2), 0.3)
+    value, tangent = s2s.jvp(f)(x, np.ones((3, 2)))
+    assert np.shape(tangent) == (3,) and not np.any(tangent)
+
+
+def test_hessian_through_a_loop_over_a_tuple_of_numbers(tmp_path):
+    # the gradient starts the tuple's adjoint as np.zeros_like(tuple): an array standing
+    # for a tuple, which batches of tangents must not take apart along the batch axis
+    f = load(tmp_path, """
+        def f(x: float):
+            v = x
+            for t in (v, v * 2.0, v):
+                v = math.atan(t) * v
+            return v
+    """)
+    f.__globals__["math"] = __import__("math")
+    x = 0.7
+    g = s2s.grad(f)
+    numeric = (g(x + 1e-6) - g(x - 1e-6)) / 2e-6
+    assert np.isclose(s2s.hessian(f)(np.float64(x)), numeric, rtol=1e-6)
+
+
+def test_hessian_of_a_function_reading_a_number_constant_through_a_helper(tmp_path):
+    # the generated module writes SCALE out as a literal: an equal number, not the
+    # user's object, and not a conflict
+    f = load(tmp_path, """
+        SCALE = 0.7
+
+        def helper(a):
+            if SCALE > 0.5:
+                a = a * SCALE
+            return a
+
+        def f(z):
+            return np.sum(helper(z) ** 3)
+    """)
+    z = np.array([0.5, 0.7, 1.1])
+    np.testing.assert_allclose(s2s.hessian(f)(z), np.diag(6 * 0.7 ** 3 * z), rtol=1e-12)
+
+
+def test_hessian_of_an_array_valued_function_says_why(tmp_path):
+    f = load(tmp_path, "def f(z):\n    return z.reshape(-1) * 2.0\n")
+    with pytest.raises(ValueError, match="returned an array of shape \\(3,\\)"):
+        s2s.hessian(f)(np.ones(3))

@@ -20,8 +20,11 @@ NONDIFF_CALLS = frozenset({
     "np.isclose", "np.allclose", "np.any", "np.all", "np.count_nonzero",
     "np.floor_divide", "np.logical_and", "np.logical_or", "np.logical_not",
     "np.broadcast", "np.broadcast_shapes", "np.triu_indices", "np.tril_indices",
-    "_count",
+    "_count", "_check_scalar",
 })
+# Calls kept for their effect, whether or not their result is used: they may raise
+# (a gradient's check that its function returned a scalar).
+EFFECTS = frozenset({"_check_scalar"})
 # Methods (op "method") whose results carry no derivative.
 NONDIFF_METHODS = frozenset({"argmax", "argmin", "argsort", "any", "all", "astype_int"})
 
