@@ -37,7 +37,7 @@ import sympy as sp
 from . import runtime
 from .errors import InternalError, NoRuleError, UnsupportedSyntaxError
 from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, defined,
-                 operand_reads, reads, static_code, walk)
+                 operand_reads, reads, static_code, static_vars, walk)
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .normalize import ATTRIBUTES
@@ -191,7 +191,8 @@ class _Reverse:
                          and self.defs[x.target] == 1 and all(isinstance(a, Var) for a in x.args)}
         # products whose one reader is a statement beside them: their adjoint comes in
         # one contribution, which the matmul adjoint helpers sum to their shape
-        self.summed_by_helper = _read_once_beside(func.body, set(self.products))
+        self.uses = _uses(func.body)
+        self.summed_by_helper = _read_once_beside(func.body, set(self.products), self.uses)
         self.names = NameTable(set(func.params) | set(func.constants) | HELPERS |
                                defined(func.body))
         self.lines = []
@@ -347,28 +348,7 @@ class _Reverse:
 
         A cluster lies within one statement list: a value used by a statement of
         another list (inside or around a loop or branch) is a root."""
-        users = {}  # name -> list of (id(list), index) of Assign users, or None: other use
-
-        def scan(stmts):
-            for i, x in enumerate(stmts):
-                if isinstance(x, Assign):
-                    for a in x.args:
-                        if isinstance(a, Var):
-                            users.setdefault(a.name, []).append((id(stmts), i))
-                elif isinstance(x, Return):
-                    if isinstance(x.value, Var):
-                        users.setdefault(x.value.name, []).append(None)
-                else:
-                    for n in operand_reads(x):
-                        users.setdefault(n, []).append(None)
-                    if isinstance(x, If):
-                        scan(x.body)
-                        scan(x.orelse)
-                    elif isinstance(x, Loop):
-                        scan(x.test)
-                        scan(x.body)
-
-        scan(self.func.body)
+        users = self.uses
         self.root_of, members = {}, {}
 
         segment = {}  # cluster root id -> the stretch of straight-line code it is in
@@ -1016,6 +996,37 @@ def _static_axis(axis):
     return type(axis) is int or isinstance(axis, tuple) and all(type(a) is int for a in axis)
 
 
+def _uses(body):
+    """name -> [(id(statement list), index) of each Assign operand that reads it, or None
+    for any other use (a condition, a loop bound, a merge, a static parameter, the
+    returned value)]."""
+    users = {}
+
+    def scan(stmts):
+        for i, x in enumerate(stmts):
+            if isinstance(x, Assign):
+                for a in x.args:
+                    if isinstance(a, Var):
+                        users.setdefault(a.name, []).append((id(stmts), i))
+                for _, value in x.params:
+                    for v in static_vars(value):
+                        users.setdefault(v.name, []).append(None)
+            elif isinstance(x, Return):
+                if isinstance(x.value, Var):
+                    users.setdefault(x.value.name, []).append(None)
+            else:
+                for n in operand_reads(x):
+                    users.setdefault(n, []).append(None)
+                if isinstance(x, If):
+                    scan(x.body)
+                    scan(x.orelse)
+                elif isinstance(x, Loop):
+                    scan(x.test)
+                    scan(x.body)
+    scan(body)
+    return users
+
+
 def _readers(body):
     """name -> the statements that read it (each once), in program order."""
     readers = {}
@@ -1025,18 +1036,16 @@ def _readers(body):
     return readers
 
 
-def _read_once_beside(body, names):
+def _read_once_beside(body, names, uses):
     """The names among `names` that exactly one statement reads, a statement in the
     same statement list as their definition (not in a loop or branch apart from it)."""
-    readers = _readers(body)
     found = set()
 
     def visit(stmts):
-        ids = {id(x) for x in stmts}
         for x in stmts:
-            if isinstance(x, Assign) and x.target in names and \
-                    len(readers.get(x.target, ())) == 1 and id(readers[x.target][0]) in ids \
-                    and isinstance(readers[x.target][0], Assign):
+            readers = set(uses.get(x.target, ())) if isinstance(x, Assign) else ()
+            if isinstance(x, Assign) and x.target in names and len(readers) == 1 and \
+                    None not in readers and next(iter(readers))[0] == id(stmts):
                 found.add(x.target)
             if isinstance(x, If):
                 visit(x.body)
