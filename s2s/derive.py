@@ -531,8 +531,9 @@ class _Reverse:
                 code = f"np.zeros_like({w})"
             elif _NUMBER.fullmatch(code) or w in self.lazy:
                 code = f"np.zeros_like({w}) + {code}"
-            elif code in self.views:
-                code = f"np.array({code})"
+            elif code in self.views:  # a broadcast view: the caller gets its own array
+                code = f"np.array({code})" if self.float_path else \
+                    f"_like(np.array({code}), {w})"
             elif not self.float_path:  # Python-float weights (np.where(c, d / 2, 0))
                 code = f"_like({code}, {w})"  # must not widen float32
             grads.append(code)

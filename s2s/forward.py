@@ -132,6 +132,9 @@ class _Forward(_Reverse):
 
     def zeros(self, value):
         """Code of a zero tangent (a batch of them) for the value `value` (code)."""
+        if value in getattr(self, "maybe_tuples", ()):  # a tuple: a tuple of zeros
+            return f"_zero_tangent({value}, {self.batch})" if self.batched else \
+                f"_zero_tangent({value})"
         if self.batched:
             return f"np.zeros(({self.batch},) + np.shape({value}))"
         return f"np.zeros_like({value})"

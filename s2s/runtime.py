@@ -434,6 +434,14 @@ def _add_tuples_batch(a, b):
     return _add_tuples(a, b)
 
 
+# a zero tangent for `value` (a tuple of them for a tuple), a batch of n of them if n
+# is given.
+def _zero_tangent(value, n=None):
+    if isinstance(value, tuple):
+        return tuple(_zero_tangent(v, n) for v in value)
+    return np.zeros_like(value) if n is None else np.zeros((n,) + np.shape(value))
+
+
 # t[index] for tangents: entry `index` of a tuple of them, or the tangents at `index`
 # of a batch of them.
 def _batch_getitem(t, index):

@@ -537,3 +537,44 @@ def test_hessian_of_an_array_valued_function_says_why(tmp_path):
     f = load(tmp_path, "def f(z):\n    return z.reshape(-1) * 2.0\n")
     with pytest.raises(ValueError, match="returned an array of shape \\(3,\\)"):
         s2s.hessian(f)(np.ones(3))
+
+
+def test_float32_gradient_that_was_a_broadcast_view_stays_float32(tmp_path):
+    # dx starts as _fill(1 / n, x) (a view, copied at the return); the loop's branch
+    # weights np.where(c, 1, 0.5) are float64: the copy keeps x's precision too
+    f = load(tmp_path, """
+        def f(x, y):
+            j = 0
+            while j < 4:
+                j += 1
+                if np.max(y) >= 0.37:
+                    break
+                y = y + 0.1 * np.minimum(y * x, 1.0 / (1.0 + y ** 2))
+            return np.mean(x) + np.sum(y)
+    """)
+    x, y = np.ones(3, np.float32), np.full((1, 3), 0.1, np.float32)
+    assert s2s.grad(f)(x, y).dtype == np.float32
+    check_grads(f, [x.astype(float), y.astype(float)])
+
+
+def test_hessian_through_a_helper_whose_adjoint_is_a_tuple_of_mixed_shapes(tmp_path):
+    # helper0's adjoints, a tuple of an array and a float, have no tangent: their zero
+    # is a tuple of zeros, not np.zeros of the tuple's (inhomogeneous) shape
+    f = load(tmp_path, """
+        def helper0(a, b, scale=0.5):
+            v1, v2 = (a, scale)
+            return v2
+
+        def helper1(a, scale=2.0, n=1):
+            v1 = helper0(scale, a)
+            j = 0
+            while j:
+                scale = a
+            return v1
+
+        def f(x, y):
+            return helper1(y) + np.sum(y ** 2)
+    """)
+    y = rng.standard_normal((3, 2))
+    np.testing.assert_allclose(s2s.hessian(f, wrt=1)(np.ones(3), y),
+                               2 * np.eye(6).reshape(3, 2, 3, 2), rtol=1e-12)
