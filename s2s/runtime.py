@@ -342,10 +342,13 @@ def _batch_broadcast(t, x):
     return np.broadcast_to(t, np.shape(t)[:1] + np.shape(x))
 
 
-# _unbroadcast(g, x) of each tangent in the batch g (the helper is linear in g).
+# _unbroadcast(g, x) of each tangent in the batch g (the helper is linear in g); like
+# _unbroadcast, a g smaller than x is broadcast to it.
 def _unbroadcast_batch(g, x):
     shape = x.shape if hasattr(x, "shape") else np.shape(x)
-    g = np.asarray(g)
+    g = _lift(np.asarray(g), np.empty((0,) * len(shape)))
+    if g.shape[1:] != shape:
+        g = np.broadcast_to(g, g.shape[:1] + np.broadcast_shapes(g.shape[1:], shape))
     extra = g.ndim - 1 - len(shape)
     axes = tuple(range(1, 1 + extra)) + tuple(
         1 + extra + i for i, n in enumerate(shape) if n == 1 and g.shape[1 + extra + i] != 1)

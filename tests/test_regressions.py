@@ -578,3 +578,20 @@ def test_hessian_through_a_helper_whose_adjoint_is_a_tuple_of_mixed_shapes(tmp_p
     y = rng.standard_normal((3, 2))
     np.testing.assert_allclose(s2s.hessian(f, wrt=1)(np.ones(3), y),
                                2 * np.eye(6).reshape(3, 2, 3, 2), rtol=1e-12)
+
+
+def test_hessian_where_the_gradient_broadcasts_a_scalar_adjoint_up(tmp_path):
+    # the gradient's adjoint of y is a number after the loop, which _unbroadcast(dy, y)
+    # broadcasts up to y's shape in the reverse loop; its batch of tangents must too
+    f = load(tmp_path, """
+        def f(x, y):
+            for t in y:
+                if np.max(t) < 1.0:
+                    y = x
+                    return x
+                y = 0.5 * y
+            return np.mean(y) + np.mean(y)
+    """)
+    y = rng.uniform(1.1, 1.5, (2, 3))
+    H = s2s.hessian(f, wrt=1)(0.4, y)  # f is linear in y here
+    assert H.shape == (2, 3, 2, 3) and not np.any(H)
