@@ -61,6 +61,8 @@ def _like(value, x):
 # y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed
 # (dy may be computed for a broadcast of y: it is summed back to y's shape first).
 def _matmul_adjoint_lhs(dy, a, b):
+    if type(dy) is int or type(dy) is float:  # a literal (the seed 1): in a and b's precision
+        dy = np.asarray(dy, dtype=np.result_type(a, b, 1.0))
     sa = a.shape if hasattr(a, "shape") else np.shape(a)
     sb = b.shape if hasattr(b, "shape") else np.shape(b)
     sy = dy.shape if hasattr(dy, "shape") else np.shape(dy)
@@ -87,6 +89,8 @@ def _matmul_adjoint_lhs(dy, a, b):
 # y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed
 # (dy may be computed for a broadcast of y: it is summed back to y's shape first).
 def _matmul_adjoint_rhs(dy, a, b):
+    if type(dy) is int or type(dy) is float:  # a literal (the seed 1): in a and b's precision
+        dy = np.asarray(dy, dtype=np.result_type(a, b, 1.0))
     sa = a.shape if hasattr(a, "shape") else np.shape(a)
     sb = b.shape if hasattr(b, "shape") else np.shape(b)
     sy = dy.shape if hasattr(dy, "shape") else np.shape(dy)

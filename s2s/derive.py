@@ -531,6 +531,8 @@ class _Reverse:
                 code = f"np.zeros_like({w})"
             elif _NUMBER.fullmatch(code) or w in self.lazy:
                 code = f"np.zeros_like({w}) + {code}"
+                if not self.float_path and not _NUMBER.fullmatch(code.split(" + ", 1)[1]):
+                    code = f"_like({code}, {w})"  # float64 weights must not widen float32
             elif code in self.views:  # a broadcast view: the caller gets its own array
                 code = f"np.array({code})" if self.float_path else \
                     f"_like(np.array({code}), {w})"
@@ -728,7 +730,11 @@ class _Reverse:
                        key=lambda v: (self.order.get(v, len(self.order)), v))
         for i, st in enumerate(states):
             self.restore(st)
-            changed = [v for v in outer if any(other[0].get(v) != st[0].get(v) for other in states)]
+            # an adjoint differs between the branches in its code, or in standing for a
+            # broadcast in one of them only
+            changed = [v for v in outer if any(other[0].get(v) != st[0].get(v) or
+                                               (v in other[1]) != (v in st[1])
+                                               for other in states)]
 
             def build(changed=changed):
                 for v in changed:

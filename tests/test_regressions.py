@@ -595,3 +595,26 @@ def test_hessian_where_the_gradient_broadcasts_a_scalar_adjoint_up(tmp_path):
     y = rng.uniform(1.1, 1.5, (2, 3))
     H = s2s.hessian(f, wrt=1)(0.4, y)  # f is linear in y here
     assert H.shape == (2, 3, 2, 3) and not np.any(H)
+
+
+def test_branch_merge_materialises_an_adjoint_that_is_a_stand_in_in_one_branch(tmp_path):
+    # the else branch left dv2 as the (1, 1, 1) stand-in of its broadcast (np.mean
+    # with keepdims), the then branch as the full array, under the same name
+    f = load(tmp_path, """
+        def f(z):
+            v2 = np.stack([z, z])
+            if np.max(v2) < 1.0:
+                v3 = z
+            else:
+                v3 = np.mean(v2, keepdims=True)
+            return np.mean(v3) + np.mean(v2)
+    """)
+    for z in (np.full((2, 3), 2.0), np.full((2, 3), 0.1)):
+        np.testing.assert_allclose(s2s.grad(f)(z), np.full((2, 3), 1 / 3), rtol=1e-14)
+
+
+def test_float32_through_a_product_of_vectors_seeded_with_a_literal(tmp_path):
+    f = load(tmp_path, "def f(y):\n    v = np.mean(y, axis=1)\n    return v @ v\n")
+    y = np.ones((2, 3), np.float32)
+    assert s2s.grad(f)(y).dtype == np.float32
+    check_grads(f, [rng.standard_normal((2, 3))])
