@@ -6,7 +6,9 @@ import numpy as np
 
 # a value computed from literals only (np.where(x > 0, 1, 0.5)), in x's precision.
 def _like(value, x):
-    if type(x) is float or getattr(value, "dtype", None) == getattr(x, "dtype", 0):
+    if type(x) is float:
+        return float(value) if type(value) is int else value
+    if getattr(value, "dtype", None) == getattr(x, "dtype", 0):
         return value
     return np.asarray(value, dtype=np.result_type(x, 1.0))
 

@@ -618,3 +618,8 @@ def test_float32_through_a_product_of_vectors_seeded_with_a_literal(tmp_path):
     y = np.ones((2, 3), np.float32)
     assert s2s.grad(f)(y).dtype == np.float32
     check_grads(f, [rng.standard_normal((2, 3))])
+
+
+def test_gradient_of_a_float_argument_is_a_float_even_when_it_is_the_seed(tmp_path):
+    f = load(tmp_path, "def f(x, z):\n    for i in range(0):\n        z = x\n    return x\n")
+    assert type(s2s.grad(f)(0.48, 2.0)) is float
