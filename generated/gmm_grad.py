@@ -48,6 +48,7 @@ def _unbroadcast_matmul(g, a, b):
 # (a read-only view).
 def _fill(value, *like):
     shape = np.broadcast_shapes(*(np.shape(a) for a in like))
+    like = [a if hasattr(a, "dtype") or type(a) in (int, float) else np.asarray(a) for a in like]
     return np.broadcast_to(np.asarray(value, dtype=np.result_type(*like, value)), shape)
 
 

@@ -313,6 +313,10 @@ class _Reverse:
                 shape = frozenset({x.target})
             found.setdefault(x.target, set()).add(shape)
             base[x.target] = shape if len(found[x.target]) == 1 else frozenset({x.target})
+        if self.float_path:  # every argument a Python float, every op elementwise
+            names = {x.target for x in self.assigns} | {
+                p.target for x in self.all if isinstance(x, If) for p in x.phis}
+            base = {name: frozenset() for name in names | set(base)}
         self.base = base
         # values a shape may be read from anywhere in the reverse sweep
         top = [x.target for x in self.func.body if isinstance(x, Assign)]
@@ -512,7 +516,7 @@ class _Reverse:
             keep = self.names.temp("value")
             forward.append(Line((keep,), value, frozenset({value})))
             value = keep
-        seed = "1"
+        seed = "1.0" if self.float_path else "1"
         if self.kind == "vjp":
             seed = self.names.claim(_free_in(self.names, "d_out"))
         if isinstance(out, Var) and out.name in self.active:
@@ -1243,6 +1247,9 @@ def _scalar_formula(func):
     for x in statements:
         if isinstance(x, Loop) or isinstance(x, Assign) and x.op not in SHAPE_ELEMENTWISE:
             return False
+        if isinstance(x, Assign) and any(isinstance(a, Const) and not isinstance(
+                a.value, (int, float)) for a in x.args):
+            return False  # an array constant: the values are not all numbers
     return True
 
 

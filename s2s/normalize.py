@@ -199,6 +199,7 @@ class _Normalizer:
             body = body[1:]  # docstring
         if self.generated and body and _is_float_path(body[0]):
             body = body[1:]  # a generated path for Python floats: the rest covers them too
+        self.function_body = body  # (code after a branch may still return)
         ended = self.run_block(body)
         if ended != "return":
             last = body[-1] if body else node
@@ -255,7 +256,7 @@ class _Normalizer:
             if isinstance(stmt, (ast.For, ast.While)):
                 returns = self.loop(stmt)
                 if returns:  # a `return` inside the loop: the rest runs only if it did not
-                    if not rest and self.loop_depth == 0:
+                    if not rest and self.loop_depth == 0 and stmts is self.function_body:
                         raise self.error(stmt, "the function may end after this loop without "
                                                "returning", "add a `return` after the loop.")
                     return self.run_block([self.exit_guard(stmt, RETURNED, rest)])
@@ -1049,6 +1050,21 @@ def coalesce_loops(func):
         else:
             for n in reads(s):
                 read_at.setdefault(n, []).append(order[id(s)])
+    def assigned_outside(loop):
+        # names assigned outside the loop: by a statement, or by a branch merge that
+        # copies another value into them
+        inside = {id(x) for x in walk(loop.test + loop.body)}
+        names = set()
+        for x in walk(func.body):
+            if id(x) in inside:
+                continue
+            if isinstance(x, Assign):
+                names.add(x.target)
+            elif isinstance(x, If):
+                names.update(p.target for p in x.phis
+                             if p.then != Var(p.target) or p.orelse != Var(p.target))
+        return names
+
     renames = {}
     for s in walk(func.body):
         if not isinstance(s, Loop):
@@ -1064,7 +1080,10 @@ def coalesce_loops(func):
                     ok &= r < order[id(s)]
             same_variable = func.origin.get(c.init.name, c.init.name) == \
                 func.origin.get(c.name, c.name)
-            if ok and same_variable and c.init.name not in renames.values():
+            # a name some statement outside the loop assigns too (a branch beside it,
+            # coalesced into the same merge) would then assign the value it reads
+            elsewhere = c.name in assigned_outside(s)
+            if ok and same_variable and not elsewhere and c.init.name not in renames.values():
                 renames[c.name] = c.init.name
     for k in list(renames):
         v = renames[k]

@@ -623,3 +623,89 @@ def test_float32_through_a_product_of_vectors_seeded_with_a_literal(tmp_path):
 def test_gradient_of_a_float_argument_is_a_float_even_when_it_is_the_seed(tmp_path):
     f = load(tmp_path, "def f(x, z):\n    for i in range(0):\n        z = x\n    return x\n")
     assert type(s2s.grad(f)(0.48, 2.0)) is float
+
+
+# ---- found by the 3000-program sweep of tests/fuzz.py --------------------------------
+
+BRANCH_AND_LOOP = """
+    def f(x):
+        v = 2.0 * x
+        if np.sum(x) < 10.0:
+            v = np.sin(v)
+        else:
+            for i in range(2):
+                v = 0.5 * v
+        return np.sum(v)
+
+    def g(x):
+        if np.sum(x) < 10.0:
+            x = x * x
+        else:
+            for i in range(2):
+                x = 0.5 * x
+        return x
+
+    def h(x, y):
+        if x >= 1.0:
+            for i in range(2):
+                x = x * 2.0
+        else:
+            x = y
+        return np.sum(y)
+"""
+
+
+def test_a_name_assigned_in_one_branch_and_carried_by_a_loop_in_the_other(tmp_path):
+    # the loop's carried name took its initial value's name, which the other branch
+    # assigned too: v = np.sin(v) then read and wrote one name (wrong in every mode)
+    f = load(tmp_path, BRANCH_AND_LOOP, "f")
+    x = np.array([0.3, -1.2, 0.8])
+    np.testing.assert_allclose(s2s.grad(f)(x), 2 * np.cos(2 * x), rtol=1e-14)
+    np.testing.assert_allclose(s2s.jvp(f)(x, np.ones(3))[1], np.sum(2 * np.cos(2 * x)))
+    np.testing.assert_allclose(s2s.hessian(f)(x), np.diag(-4 * np.sin(2 * x)), atol=1e-14)
+    g = f.__globals__["g"]
+    for mode in ("forward", "reverse"):
+        np.testing.assert_allclose(s2s.jacobian(g, mode=mode)(x), np.diag(2 * x))
+    h = f.__globals__["h"]
+    assert s2s.grad(h)(0.5, np.ones((2, 3))) == 0.0  # x's gradient has x's shape
+    check_grads(h, [1.5, np.ones((2, 3))], wrt=1)
+
+
+def test_a_return_in_a_loop_in_a_branch_with_a_return_after_the_if(tmp_path):
+    f = load(tmp_path, """
+        def f(x):
+            if np.sum(x) < -10.0:
+                for i in range(3):
+                    return np.sum(x ** 2)
+            return np.sum(x)
+    """)
+    x = np.array([0.3, -1.2, 0.8])
+    np.testing.assert_allclose(s2s.grad(f)(x), np.ones(3))
+    np.testing.assert_allclose(s2s.grad(f)(x - 10), 2 * (x - 10))
+
+
+def test_a_module_list_constant_in_a_product(tmp_path):
+    f = load(tmp_path, "W = [1.0, 2.0, 3.0]\n\ndef f(y):\n    return np.sum(y * W)\n")
+    np.testing.assert_allclose(s2s.grad(f)(np.ones(3)), [1.0, 2.0, 3.0])
+
+
+def test_float_path_of_a_formula_with_branches_and_array_constants(tmp_path):
+    f = load(tmp_path, """
+        WA = np.array([1.0, 2.0])
+
+        def f(y):
+            if y > 0:
+                return y
+            return 2 * y
+
+        def g(x):
+            return WA * x
+    """)
+    assert s2s.grad(f)(1.07) == 1.0 and type(s2s.grad(f)(1.07)) is float
+    assert s2s.grad(f)(-1.0) == 2.0
+    body = s2s.grad(f).source.split("def f_grad(")[1].split("_check_scalar")[0]
+    assert "_unbroadcast" not in body  # every value on the float path is a number
+    g = f.__globals__["g"]
+    assert "is float" not in s2s.grad(g).source.split("def g_grad(")[1]  # WA is an array
+    with pytest.raises(ValueError, match="returned an array"):
+        s2s.grad(g)(1.5)
