@@ -9,13 +9,18 @@ can be split into chunks (``--seed 0 --count 500``, ``--seed 500 --count 500``, 
 any program regenerated from its seed.
 
 Generation.  A program is a function ``f`` of one to three float arguments (Python
-floats, NumPy scalars or arrays of shapes that broadcast against each other) and up to
-three helper functions it calls.  Its statements are assignments, augmented and tuple
-assignments, ``if``/``elif``/``else``, ``for`` over ``range`` or over a tuple of arrays,
-``while`` with counter and value conditions, ``break``/``continue``, early ``return``;
-its expressions use elementwise NumPy ops, reductions with ``axis``/``keepdims``,
-``@``/``np.dot``, indexing and slicing, reshapes, concatenation and conditional
-expressions.  Every expression carries its shape and an interval function: given
+floats, NumPy scalars or arrays of shapes that broadcast against each other; sometimes
+``x: float``, sometimes an ``n=2`` loop bound), up to three helper functions it calls
+(keyword arguments, defaults, early returns, tuple results) and module-level constants.
+Its statements are assignments (re-binding names, to other shapes outside loops),
+augmented assignments, tuple assignments and unpacking, ``if``/``elif``/``else``,
+``for`` over ``range`` or over a tuple of arrays, ``while`` with counter and value
+conditions, ``break``/``continue``, early ``return``; its expressions use elementwise
+NumPy and ``math`` functions, operators with broadcasting, ``np.where``/``maximum``/
+``clip``, reductions with ``axis``/``keepdims``/``ddof``, ``@``/``np.dot``, indexing
+(loop variables, integer lists, slices, ``None``, ``...``), reshapes, concatenation
+and conditional expressions.  Every expression carries its shape and an interval
+function: given
 intervals for the variables it gives an interval for the value.  Each statement is
 interpreted over intervals when it is generated (loops for their largest trip count,
 joining states after every statement, so ``break`` and ``continue`` are covered), and
@@ -26,17 +31,23 @@ in the argument ranges.
 Checks (one mode, one argument at a time; ``v`` is a random direction):
     grad      <s2s.grad(f), v> against the central difference of f along v (s2s.vjp
               with a random cotangent u and <u, difference> when f returns an array);
-              the value from s2s.value_and_grad and its gradient against f and s2s.grad
+              the gradient's shape and dtype (float64, and float32 for float32
+              arguments); s2s.value_and_grad against f and s2s.grad
     jvp       s2s.jvp: the value against f, the tangent against the difference
     jacobian  s2s.jacobian(mode="forward") against mode="reverse", both shaped
               out.shape + in.shape
     hessian   (scalar f) s2s.hessian: shape in.shape * 2, symmetry, H v against the
-              central difference of s2s.grad along v, s2s.hvp against H v
+              central difference of s2s.grad along v, s2s.hvp against H v; then the
+              Hessian again after the gradients with respect to every argument were
+              compiled ("hessian after grads")
 A difference is only trusted where f is smooth: two estimates (a two-point difference
 with step 1e-5 and a five-point one with step 1e-3) must agree to 1e-6 relative;
 where they do not, the point is next to a kink or a branch boundary and the check is
 counted as "kink", not run.  Tolerances: 1e-6 relative plus 1e-8 times the size of f's
-values, plus ten times the disagreement of the two estimates.
+values, plus ten times the disagreement of the two estimates.  A NaN or infinite
+derivative of a program that takes np.std or np.linalg.norm also counts as "kink":
+the std of equal values (``np.std(x[[1, 1]])``) is constant, but the chain rule gives
+0 * inf there (sqrt'(0) = inf, the convention s2s shares with JAX).
 
 Outcome of a mode for a program: pass; refused (s2s raised DifferentiationError: not a
 failure); suspect (a refusal that is s2s's own fault: an InternalError, or a refusal
@@ -221,6 +232,19 @@ class Assign:
 
 
 @dataclasses.dataclass
+class Unpack:
+    """p, q = v for an array v of two rows."""
+    targets: list
+    expr: Expr
+
+    def lines(self, indent):
+        return [indent + ", ".join(self.targets) + " = " + self.expr.code]
+
+    def run(self, env, returns):
+        return env | dict.fromkeys(self.targets, self.expr.at(env))
+
+
+@dataclasses.dataclass
 class CallAssign:
     """p, q = helper(...) for a helper returning a tuple."""
     targets: list
@@ -382,6 +406,7 @@ class Call:
 
 # ---------------------------------------------------------------------- generator
 
+MATH = {"tanh": "tanh", "sin": "sin", "cos": "cos", "arctan": "atan", "exp": "exp"}
 SHAPES = [(), (3,), (2, 3), (2, 1), (1, 3), (3, 2)]
 SHAPE_WEIGHTS = [0.1, 0.25, 0.25, 0.13, 0.12, 0.15]
 RANGES = [(0.2, 1.5), (-1.5, 1.5)]  # where an argument's entries are drawn
@@ -406,6 +431,7 @@ class Generator:
         self.counter = itertools.count(1)
         self.returns = None  # shape of f's early returns, if they are allowed here
         self.budget = [0]  # statements left to generate, shared with the helpers
+        self.constants = {}  # module-level constants: name -> (shape, code, interval)
 
     # -- random choices
     def choice(self, seq):
@@ -432,12 +458,24 @@ class Generator:
         return Expr(name, self.scope[name], lambda env: env[name])
 
     def leaf(self, pred=None):
-        """A variable (recent ones more likely) whose shape satisfies pred."""
+        """A variable (recent ones more likely) whose shape satisfies pred, or now and
+        then a module-level constant."""
+        constants = [n for n, (s, _, _) in self.constants.items() if pred is None or pred(s)]
+        if constants and self.coin(0.1):
+            name = self.choice(constants)
+            shape, _, iv = self.constants[name]
+            return Expr(name, shape, lambda env: iv)
         names = [n for n, s in self.scope.items() if pred is None or pred(s)]
-        if not names:
-            return None
+        return self.var(self.recent(names)) if names else None
+
+    def name(self):
+        """A variable in scope."""
+        return self.recent(list(self.scope))
+
+    def recent(self, names):
+        """One of `names`, the later (more recently defined) ones more likely."""
         w = np.arange(1, len(names) + 1, dtype=float)
-        return self.var(names[self.rng.choice(len(names), p=w / w.sum())])
+        return names[self.rng.choice(len(names), p=w / w.sum())]
 
     def const(self):
         if self.loop_vars and self.coin(0.25):
@@ -491,13 +529,27 @@ class Generator:
 
         op = self.choice(["tanh", "sin", "cos", "abs", "neg", "square", "exp", "log", "sqrt",
                           "pow", "recip", "clip", "log1p", "expm1", "arctan", "sigmoid",
-                          "cube", "sinh"])
+                          "cube", "sinh", "tan", "arcsin", "sign"])
+        if s == () and op in MATH and self.coin(0.3) and not (op == "exp" and hi > 4):
+            fn = {"tanh": math.tanh, "arctan": math.atan, "exp": math.exp}.get(op)  # math.sin(a)
+            bound = (lambda env: increasing(fn)(a.at(env))) if fn else \
+                (lambda env: (a.at(env), (-1.0, 1.0))[1])
+            return call(f"math.{MATH[op]}({A})", bound)
         if op == "tanh":
             return call(f"np.tanh({A})", lambda env: increasing(math.tanh)(a.at(env)))
         if op == "arctan":
             return call(f"np.arctan({A})", lambda env: increasing(math.atan)(a.at(env)))
         if op in ("sin", "cos"):
             return call(f"np.{op}({A})", lambda env: (a.at(env), (-1.0, 1.0))[1])
+        if op == "tan":  # of a number in [-1, 1]
+            return call(f"np.tan(np.tanh({A}))", lambda env: (-1.56, 1.56))
+        if op == "arcsin":
+            fn = self.choice(["np.arcsin", "np.arccos"])
+            return call(f"{fn}(0.9 * np.tanh({A}))", lambda env: (-1.6, 3.0))
+        if op == "sign":
+            fn = self.choice(["np.sign", "np.negative"])
+            return call(f"{fn}({A})",
+                        lambda env: (-1.0, 1.0) if fn == "np.sign" else i_neg(a.at(env)))
         if op == "abs":
             fn = self.choice(["np.abs", "np.abs", "np.absolute"])
             return call(f"{fn}({A})", lambda env: i_abs(a.at(env)))
@@ -534,7 +586,8 @@ class Generator:
         if op == "log":
             if lo > 0.1:
                 fn, scale = self.choice([("np.log", 1.0), ("np.log", 1.0),
-                                         ("np.log2", 1 / math.log(2)), ("np.log10", 1 / math.log(10))])
+                                         ("np.log2", 1 / math.log(2)),
+                                         ("np.log10", 1 / math.log(10))])
 
                 def bound(env):
                     iv = a.at(env)
@@ -584,8 +637,10 @@ class Generator:
         c1 = round(lo + (hi - lo) * self.rng.uniform(0.0, 0.4), 2)
         c2 = round(lo + (hi - lo) * self.rng.uniform(0.6, 1.0), 2)
         c2 = c2 if c2 > c1 else c1 + 0.5
-        return call(f"np.clip({A}, {c1}, {c2})",
-                    lambda env: (lambda iv: (min(max(iv[0], c1), c2), max(min(iv[1], c2), c1)))(a.at(env)))
+        def clipped(env):
+            lo, hi = a.at(env)
+            return min(max(lo, c1), c2), max(min(hi, c2), c1)
+        return call(f"np.clip({A}, {c1}, {c2})", clipped)
 
     def binary(self, depth):
         a = self.sub(depth)
@@ -689,14 +744,16 @@ class Generator:
             ddof = 1 if self.coin(0.3) else 0
             options += ", ddof=1" if ddof else ""
             factor = n / (n - ddof)
-            if op == "var":
-                bound = lambda env: (0.0, (a.at(env)[1] - a.at(env)[0]) ** 2 * factor)  # noqa: E731
-            else:
-                bound = lambda env: (0.0, (a.at(env)[1] - a.at(env)[0]) * math.sqrt(factor))  # noqa: E731
+            root = 0.5 if op == "std" else 1.0
+
+            def bound(env):
+                lo, hi = a.at(env)
+                return 0.0, ((hi - lo) ** 2 * factor) ** root
         options = options.lstrip(", ")
         if op not in ("var", "std") and a.prec == ATOM and self.coin(0.2):
             return Expr(f"{a.code}.{op}({options})", shape, bound, ATOM, True)
-        return Expr(f"np.{op}({a.code}{', ' if options else ''}{options})", shape, bound, ATOM, True)
+        arguments = ", ".join(filter(None, [a.code, options]))
+        return Expr(f"np.{op}({arguments})", shape, bound, ATOM, True)
 
     def structural(self, depth):
         a = self.sub(depth) if self.coin(0.5) else self.leaf(lambda s: len(s) > 0)
@@ -721,7 +778,8 @@ class Generator:
             return view(f"np.transpose({a.code})", s[::-1])
         if op == "reshape":
             n = size(s)
-            t = self.choice([(n,), (-1,), (1, n), (n, 1)] + [(d, n // d) for d in range(2, n) if n % d == 0])
+            t = self.choice([(n,), (-1,), (1, n), (n, 1)] +
+                            [(d, n // d) for d in range(2, n) if n % d == 0])
             shape = (n,) if t == (-1,) else t
             if self.coin(0.5):
                 return view(f"{A}.reshape({t if len(t) > 1 else t[0]})", shape)
@@ -817,7 +875,8 @@ class Generator:
         if a is None:
             return None
         n = size(a.shape)
-        form = "" if not a.shape else self.choice(["np.sum", "np.mean", "np.max", "np.min", "sum", "method"])
+        form = "" if not a.shape else \
+            self.choice(["np.sum", "np.mean", "np.max", "np.min", "sum", "method"])
         if form == "":
             code, bound = a.code, a.at
         elif form in ("sum", "method"):
@@ -826,13 +885,16 @@ class Generator:
         else:
             code, bound = f"{form}({a.code})", a.at
         lo, hi = bound(self.env)
-        code = f"{code} {self.choice(['>', '<', '>=', '<='])} {round(float(self.rng.uniform(lo, hi)), 2)}"
+        code = f"{code} {self.choice(['>', '<', '>=', '<='])} {self.threshold(lo, hi)}"
         other = self.leaf() if self.coin(0.15) else None
         if other is not None:
             olo, ohi = other.at(self.env)
             ocode = f"np.mean({other.code})" if other.shape else other.code
-            code = f"({code}) {self.choice(['&', '|'])} ({ocode} > {round(float(self.rng.uniform(olo, ohi)), 2)})"
+            code = f"({code}) {self.choice(['&', '|'])} ({ocode} > {self.threshold(olo, ohi)})"
         return Expr(code, (), lambda env: (bound(env), (0.0, 1.0))[1], COMPARE)
+
+    def threshold(self, lo, hi):
+        return round(float(self.rng.uniform(lo, hi)), 2)
 
     def ifexp(self, depth):
         a = self.sub(depth)
@@ -872,7 +934,7 @@ class Generator:
         keywords = {}
         for name, _, kind in h.defaults:
             if self.coin(0.5):
-                value = self.randint(0, 3) if kind == "int" else round(float(self.rng.uniform(0.1, 2.0)), 2)
+                value = self.randint(0, 3) if kind == "int" else self.threshold(0.1, 2.0)
                 keywords[name] = (repr(value), None if kind == "int" else (value, value))
         return Call(h, args, keywords)
 
@@ -881,7 +943,7 @@ class Generator:
             return None
         chosen = [self.choice(list(self.scope)) for _ in range(self.randint(1, 2))]
         g = Generator(self.rng, self.helpers, self.depth + 1)
-        g.budget = self.budget
+        g.budget, g.constants = self.budget, self.constants
         params = ["a", "b"][:len(chosen)]
         for p, c in zip(params, chosen):
             g.scope[p], g.env[p] = self.scope[c], self.env[c]
@@ -905,7 +967,8 @@ class Generator:
                    defaults, body, rets)
         try:  # with the defaults and with the extreme keyword values
             h.bounds([self.env[c] for c in chosen], {})
-            h.bounds([self.env[c] for c in chosen], {n: (0.1, 2.0) for n, _, k in defaults if k == "float"})
+            h.bounds([self.env[c] for c in chosen],
+                     {n: (0.1, 2.0) for n, _, k in defaults if k == "float"})
         except Unsafe:
             return None
         self.helpers.append(h)
@@ -925,11 +988,11 @@ class Generator:
             base = self.leaf(lambda s: s == shape)
             if base is not None and bshape(e.shape, shape) == shape:
                 r = Expr(f"{base.p(PRODUCT)} * 0.5 + {e.p(SUM + 1)}", shape,
-                         lambda env, e=e, base=base: i_add(i_mul(base.at(env), (0.5, 0.5)), e.at(env)),
+                         lambda env, e=e, b=base: i_add(i_mul(b.at(env), (0.5, 0.5)), e.at(env)),
                          SUM, True)
             elif base is not None:
                 r = Expr(f"{base.p(PRODUCT)} * {reduced.p(UNARY)}", shape,
-                         lambda env, r=reduced, base=base: i_mul(base.at(env), r.at(env)), PRODUCT, True)
+                         lambda env, r=reduced, b=base: i_mul(b.at(env), r.at(env)), PRODUCT, True)
             else:
                 r = Expr(f"{reduced.p(SUM)} + np.zeros({shape})", shape, reduced.at, SUM, True)
             try:
@@ -949,7 +1012,8 @@ class Generator:
                 continue
             if form == "tanh":
                 r = Expr(f"np.tanh({name} + {e.p(SUM + 1)})", s,
-                         lambda env, e=e: increasing(math.tanh)(i_add(v.at(env), e.at(env))), ATOM, True)
+                         lambda env, e=e: increasing(math.tanh)(i_add(v.at(env), e.at(env))),
+                         ATOM, True)
             elif form == "contract":
                 r = Expr(f"0.5 * {name} + 0.5 * np.sin({e.code})", s,
                          lambda env: i_add(i_mul((0.5, 0.5), v.at(env)), (-0.5, 0.5)), SUM, True)
@@ -1007,7 +1071,9 @@ class Generator:
             e = self.expr(self.randint(1, 3))
             if e is None:
                 return None
-            name = self.fresh()
+            # a new name, or (outside loops) an existing one, maybe with another shape
+            name = self.choice(list(self.scope)) if self.loop_depth == 0 and self.coin(0.12) \
+                else self.fresh()
             self.scope[name] = e.shape
             return self.bind(Assign([name], [e]))
         if k < 0.52:
@@ -1022,6 +1088,14 @@ class Generator:
             if op == "*":  # keep repeated products bounded
                 e = Expr(f"np.cos({e.code})", e.shape, lambda env: (-1.0, 1.0))
             return self.bind(AugAssign(name, op, e))
+        if k < 0.54:  # unpack an array along its first axis: p, q = v
+            a = self.leaf(lambda s: len(s) >= 1 and s[0] in (2, 3))
+            if a is None:
+                return None
+            names = [self.fresh() for _ in range(a.shape[0])]
+            for n in names:
+                self.scope[n] = a.shape[1:]
+            return self.bind(Unpack(names, a))
         if k < 0.57:
             a, b = self.expr(1), self.expr(1)
             if a is None or b is None:
@@ -1058,14 +1132,14 @@ class Generator:
         updated = [self.choice(self.carried or list(self.scope))] if self.coin(0.6) else []
         early = self.returns is not None and self.coin(0.15)
         before = self.snapshot()
-        blocks = []
+        blocks, shapes = [], []  # the statements and the final scope of each branch
         self.nesting += 1
         try:
             for k in range(len(conds) + has_else):
                 self.restore(before)
                 stmts = self.block(self.randint(0, 2))
                 for name in updated:
-                    e = self.update(name)
+                    e = self.update(name) if name in self.scope else None
                     if e is None:
                         return None
                     stmts.append(self.bind(Assign([name], [e])))
@@ -1081,11 +1155,15 @@ class Generator:
                         return None
                     stmts.append(Return(e))
                 blocks.append(stmts)
+                shapes.append(dict(self.scope))
         finally:
             self.nesting -= 1
         self.restore(before)
         for name, shape in outputs:
             self.scope[name] = shape
+        for name in list(self.scope):  # rebound with another shape in some branch
+            if any(s.get(name, self.scope[name]) != self.scope[name] for s in shapes):
+                del self.scope[name]
         return self.bind(If(conds, blocks))
 
     def loop_body(self, carried, n):
@@ -1105,7 +1183,7 @@ class Generator:
         if self.loop_depth >= 2 or self.nesting >= 3 or not self.scope:
             return None
         before = self.snapshot()
-        carried = list(dict.fromkeys(self.leaf().code for _ in range(self.randint(1, 2))))
+        carried = list(dict.fromkeys(self.name() for _ in range(self.randint(1, 2))))
         trips = self.randint(0, 4)
         var = "i" if self.loop_depth == 0 else "i1"
         kind = self.rng.random()
@@ -1129,7 +1207,7 @@ class Generator:
             seq_var = var = "t" if self.loop_depth == 0 else "t1"
             head = f"for {var} in ({', '.join(seq)}{',' if len(seq) == 1 else ''}):"
             trips = len(seq)
-            bind = lambda env: {seq_var: (min(env[q][0] for q in seq), max(env[q][1] for q in seq))}  # noqa: E731
+            bind = lambda env: join_envs([{var: env[q]} for q in seq])  # noqa: E731
             self.scope[var] = shape
             self.env |= bind(self.env)
         if seq_var is None:
@@ -1148,7 +1226,7 @@ class Generator:
         if self.loop_depth >= 2 or self.nesting >= 3 or not self.scope:
             return None
         before = self.snapshot()
-        carried = list(dict.fromkeys(self.leaf().code for _ in range(2)))
+        carried = list(dict.fromkeys(self.name() for _ in range(2)))
         trips = self.randint(0, 4)
         counter = "j" if self.loop_depth == 0 else "j1"
         head = f"while {counter} < {trips}:"
@@ -1196,6 +1274,13 @@ def generate(seed, max_statements=16):
     int_param = g.coin(0.15)
     if int_param:
         g.int_params["n"] = 2
+    header = ""
+    if g.coin(0.3):  # module-level constants
+        shape = g.choice(SHAPES[1:])
+        values = np.round(rng.uniform(0.2, 1.5, size=shape), 2)
+        g.constants["SCALE"] = ((), "0.7", (0.7, 0.7))
+        g.constants["W"] = (shape, f"np.array({values.tolist()})", (0.2, 1.5))
+        header = "".join(f"{n} = {code}\n" for n, (_, code, _) in g.constants.items()) + "\n\n"
     scalar = g.coin(0.75)
     g.returns = () if scalar else g.choice([s for s in SHAPES if s])
     g.budget = [g.randint(3, max(3, max_statements))]
@@ -1206,10 +1291,14 @@ def generate(seed, max_statements=16):
     if scalar and g.coin(0.5):  # plus the mean of another value
         other = g.leaf()
         ocode = f"np.mean({other.code})" if other.shape else other.code
-        ret = Expr(f"{ret.p(SUM)} + {ocode}", (), lambda env, r=ret, o=other: i_add(r.at(env), o.at(env)), SUM)
-    params = ", ".join(["x", "y", "z"][:nargs] + (["n=2"] if int_param else []))
+        ret = Expr(f"{ret.p(SUM)} + {ocode}", (),
+                   lambda env, r=ret, o=other: i_add(r.at(env), o.at(env)), SUM)
+    params = [p + (": float" if s == () and g.coin(0.3) else "")  # x: float is a scalar
+              for p, s in zip(["x", "y", "z"], shapes)]
+    params = ", ".join(params + (["n=2"] if int_param else []))
     body = block_lines(stmts + [Return(ret)], "    ")
-    source = "import numpy as np\n\n\n" + "".join(h.source() + "\n\n\n" for h in helpers)
+    source = "import math\n\nimport numpy as np\n\n" + header + "\n"
+    source += "".join(h.source() + "\n\n\n" for h in helpers)
     source += f"def f({params}):\n" + "\n".join(body) + "\n"
     return Program(seed, source, shapes, ranges, scalar)
 
@@ -1384,7 +1473,8 @@ class Checker:
 
     def _compare(self, check, analytic, fine, coarse, scale):
         verdict = judge(analytic, fine, coarse, scale)
-        if verdict == "fail" and not np.all(np.isfinite(analytic)) and SINGULAR.search(self.program.source):
+        singular = not np.all(np.isfinite(analytic)) and SINGULAR.search(self.program.source)
+        if verdict == "fail" and singular:
             # sqrt'(0) = inf by convention: std or norm of equal values (np.std(x[[1, 1]]))
             # is constant, but its derivative by the chain rule is 0 * inf
             return [("kink", check)]
@@ -1395,7 +1485,8 @@ class Checker:
 
     def _shape(self, check, got, want):
         if np.shape(got) != tuple(want):
-            return [("wrong", check + " shape", f"{check}: shape {np.shape(got)}, expected {tuple(want)}")]
+            return [("wrong", check + " shape",
+                     f"{check}: shape {np.shape(got)}, expected {tuple(want)}")]
         return []
 
     def grad(self, i):
@@ -1415,6 +1506,16 @@ class Checker:
             return bad
         fine, coarse = self._fd(self.f, i)
         found = self._compare("grad", np.vdot(g, v), fine, coarse, self.scale)
+        # each gradient has its argument's dtype (README): float64, float32 for float32
+        if np.asarray(g).dtype != np.float64:
+            found.append(("wrong", "grad dtype", f"grad dtype {np.asarray(g).dtype} "
+                          f"({type(g).__name__}) for {type(x).__name__} {x!r}"))
+        g32 = s2s.grad(self.f, wrt=i)(*[np.float32(a) if np.ndim(a) == 0 else a.astype(np.float32)
+                                        for a in args])
+        if np.asarray(g32).dtype != np.float32:
+            found.append(("wrong", "grad float32 dtype",
+                          f"grad dtype {np.asarray(g32).dtype} ({type(g32).__name__}) for float32 "
+                          "arguments"))
         value, g2 = s2s.value_and_grad(self.f, wrt=i)(*args)
         if not close(value, self.out, 1e-12, 1e-12):
             found.append(("wrong", "value_and_grad value",
@@ -1445,7 +1546,8 @@ class Checker:
             return bad
         if close(forward, reverse, 1e-7, 1e-10 * (1 + np.max(np.abs(forward), initial=0))):
             return [("pass", "jacobian")]
-        if not np.all(np.isfinite(forward) & np.isfinite(reverse)) and SINGULAR.search(self.program.source):
+        finite = np.all(np.isfinite(forward) & np.isfinite(reverse))
+        if not finite and SINGULAR.search(self.program.source):
             return [("kink", "jacobian")]  # as in _compare
         # which one is right: both along v against finite differences
         v, nd = self.dirs[i], np.ndim(self.args[i])
@@ -1613,8 +1715,9 @@ def _variants(tree):
 
 
 def _is_numpy_name(node):
-    return isinstance(node, ast.Name) and node.id == "np" or \
-        isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "np"
+    if isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id in ("np", "math")
 
 
 def _replaced(tree, n, new, drop_keyword=None):
@@ -1685,7 +1788,8 @@ def write_failure(out, result, finding, program):
              f"# replay: python -m tests.fuzz --replay {path}"]
     lines += [f"# {p} = {a!r}" for p, a in zip(program.params, args)]
     lines += [f"# direction {p} = {d!r}" for p, d in zip(program.params, dirs)]
-    lines += ["#   " + line for line in (finding.message + "\n" + finding.detail).strip().splitlines()]
+    text = (finding.message + "\n" + finding.detail).strip()
+    lines += ["#   " + line for line in text.splitlines()]
     path.write_text("\n".join(lines) + "\n" + program.source)
     return path
 
@@ -1693,7 +1797,8 @@ def write_failure(out, result, finding, program):
 def read_failure(path):
     text = Path(path).read_text()
     meta = json.loads(re.search(r"^# fuzz: (.*)$", text, re.M).group(1))
-    source = "\n".join(line for line in text.splitlines() if not line.startswith("#")).lstrip() + "\n"
+    source = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    source = source.lstrip() + "\n"
     shapes = [tuple(s) for s in meta["shapes"]]
     return Program(meta["seed"], source, shapes, [tuple(r) for r in meta["ranges"]],
                    meta["scalar"]), meta
@@ -1720,21 +1825,25 @@ def summarize(results, modes, seconds):
             lines.append(f"\n{title} by signature (programs: seeds):")
             for (mode, kind, chk, message), seeds in items:
                 what = " ".join(filter(None, [kind, chk, message]))
+                more = ", ..." if len(seeds) > 8 else ""
                 lines.append(f"  {mode:9} {len(seeds):4}: {what[:150]}  "
-                             f"[{', '.join(map(str, seeds[:8]))}{', ...' if len(seeds) > 8 else ''}]")
+                             f"[{', '.join(map(str, seeds[:8]))}{more}]")
     return "\n".join(lines)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.fuzz",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=100, help="number of programs")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first program")
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated, from " + ",".join(MODES))
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="comma-separated, from " + ",".join(MODES))
     parser.add_argument("--max-statements", type=int, default=16, help="program size (default 16)")
     parser.add_argument("--out", help="folder for failing programs (shrunk where possible)")
     parser.add_argument("--shrink-budget", type=float, default=30, help="seconds per shrink")
     parser.add_argument("--shrink-per-signature", type=int, default=1,
-                        help="shrink this many failures per signature (write the others as generated)")
+                        help="shrink this many failures per signature (write the others as "
+                             "generated)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds per program and mode")
     parser.add_argument("--jsonl", help="append one record per program to this file")
     parser.add_argument("--replay", help="re-check a program written by --out")
@@ -1747,7 +1856,8 @@ def main(argv=None):
 
     if opts.replay:
         program, meta = read_failure(opts.replay)
-        result = check(program, [meta["mode"]], program.params.index(meta["wrt"]), timeout=opts.timeout)
+        result = check(program, [meta["mode"]], program.params.index(meta["wrt"]),
+                       timeout=opts.timeout)
         for f in result.findings:
             print(f"{f.mode} wrt {f.wrt}: {f.kind} {f.check} {f.message}\n{f.detail}".rstrip())
         return 1 if result.failures else 0
@@ -1769,17 +1879,19 @@ def main(argv=None):
                       + (f" invalid: {result.invalid}" if result.invalid else "")
                       + f" ({result.seconds:.1f} s)", flush=True)
             if opts.jsonl:
+                findings = [dataclasses.asdict(f) for f in result.findings
+                            if f.kind not in ("pass", "kink", "n/a")]
+                record = {"seed": seed, "seconds": round(result.seconds, 2),
+                          "invalid": result.invalid, "findings": findings,
+                          "status": {m: result.status(m) for m in modes}}
                 with open(opts.jsonl, "a") as fh:
-                    fh.write(json.dumps({"seed": seed, "seconds": round(result.seconds, 2),
-                                         "invalid": result.invalid,
-                                         "status": {m: result.status(m) for m in modes},
-                                         "findings": [dataclasses.asdict(f) for f in result.findings
-                                                      if f.kind not in ("pass", "kink", "n/a")]}) + "\n")
+                    fh.write(json.dumps(record) + "\n")
             if opts.out:
                 for finding in _distinct(result.findings):
                     small = program
-                    if finding.kind != "timeout" and shrunk[finding.signature] < opts.shrink_per_signature:
-                        shrunk[finding.signature] += 1
+                    key = finding.signature
+                    if finding.kind != "timeout" and shrunk[key] < opts.shrink_per_signature:
+                        shrunk[key] += 1
                         small = shrink(program, reproducer(finding, work), opts.shrink_budget)
                     write_failure(opts.out, result, finding, small)
     finally:
