@@ -157,6 +157,11 @@ def increasing(fn):
     return lambda a: (fn(a[0]), fn(a[1]))
 
 
+def within(e, iv):
+    """The bound `iv` for a value computed from e, once e is checked to be safe."""
+    return lambda env: (e.at(env), iv)[1]
+
+
 def join_envs(envs):
     common = set.intersection(*(set(e) for e in envs))
     return {k: v for k, v in envs[0].items() if k in common} | {
@@ -533,23 +538,23 @@ class Generator:
         if s == () and op in MATH and self.coin(0.3) and not (op == "exp" and hi > 4):
             fn = {"tanh": math.tanh, "arctan": math.atan, "exp": math.exp}.get(op)  # math.sin(a)
             bound = (lambda env: increasing(fn)(a.at(env))) if fn else \
-                (lambda env: (a.at(env), (-1.0, 1.0))[1])
+                within(a, (-1.0, 1.0))
             return call(f"math.{MATH[op]}({A})", bound)
         if op == "tanh":
             return call(f"np.tanh({A})", lambda env: increasing(math.tanh)(a.at(env)))
         if op == "arctan":
             return call(f"np.arctan({A})", lambda env: increasing(math.atan)(a.at(env)))
         if op in ("sin", "cos"):
-            return call(f"np.{op}({A})", lambda env: (a.at(env), (-1.0, 1.0))[1])
+            return call(f"np.{op}({A})", within(a, (-1.0, 1.0)))
         if op == "tan":  # of a number in [-1, 1]
-            return call(f"np.tan(np.tanh({A}))", lambda env: (-1.56, 1.56))
+            return call(f"np.tan(np.tanh({A}))", within(a, (-1.56, 1.56)))
         if op == "arcsin":
             fn = self.choice(["np.arcsin", "np.arccos"])
-            return call(f"{fn}(0.9 * np.tanh({A}))", lambda env: (-1.6, 3.0))
+            return call(f"{fn}(0.9 * np.tanh({A}))", within(a, (-1.6, 3.0)))
         if op == "sign":
             fn = self.choice(["np.sign", "np.negative"])
-            return call(f"{fn}({A})",
-                        lambda env: (-1.0, 1.0) if fn == "np.sign" else i_neg(a.at(env)))
+            return call(f"{fn}({A})", within(a, (-1.0, 1.0)) if fn == "np.sign" else
+                        lambda env: i_neg(a.at(env)))
         if op == "abs":
             fn = self.choice(["np.abs", "np.abs", "np.absolute"])
             return call(f"{fn}({A})", lambda env: i_abs(a.at(env)))
@@ -1016,13 +1021,15 @@ class Generator:
                          ATOM, True)
             elif form == "contract":
                 r = Expr(f"0.5 * {name} + 0.5 * np.sin({e.code})", s,
-                         lambda env: i_add(i_mul((0.5, 0.5), v.at(env)), (-0.5, 0.5)), SUM, True)
+                         lambda env, e=e: i_add(i_mul((0.5, 0.5), v.at(env)),
+                                                within(e, (-0.5, 0.5))(env)), SUM, True)
             elif form == "add_small":
                 r = Expr(f"{name} + 0.1 * {e.p(UNARY)}", s,
                          lambda env, e=e: i_add(v.at(env), i_mul((0.1, 0.1), e.at(env))), SUM, True)
             elif form == "mul":
                 r = Expr(f"{name} * np.cos({e.code})", s,
-                         lambda env: i_mul(v.at(env), (-1.0, 1.0)), PRODUCT, True)
+                         lambda env, e=e: i_mul(v.at(env), within(e, (-1.0, 1.0))(env)),
+                         PRODUCT, True)
             else:
                 r = e
             try:
@@ -1072,7 +1079,7 @@ class Generator:
             if e is None:
                 return None
             # a new name, or (outside loops) an existing one, maybe with another shape
-            name = self.choice(list(self.scope)) if self.loop_depth == 0 and self.coin(0.12) \
+            name = self.name() if self.scope and self.loop_depth == 0 and self.coin(0.12) \
                 else self.fresh()
             self.scope[name] = e.shape
             return self.bind(Assign([name], [e]))
@@ -1086,7 +1093,7 @@ class Generator:
                 return None
             op = self.choice(["+", "-", "*"])
             if op == "*":  # keep repeated products bounded
-                e = Expr(f"np.cos({e.code})", e.shape, lambda env: (-1.0, 1.0))
+                e = Expr(f"np.cos({e.code})", e.shape, within(e, (-1.0, 1.0)))
             return self.bind(AugAssign(name, op, e))
         if k < 0.54:  # unpack an array along its first axis: p, q = v
             a = self.leaf(lambda s: len(s) >= 1 and s[0] in (2, 3))
@@ -1118,7 +1125,7 @@ class Generator:
         return self.while_stmt()
 
     def if_stmt(self):
-        if self.nesting >= 3:
+        if self.nesting >= 3 or not self.scope:
             return None
         conds = [self.cond()]
         if self.coin(0.3):
@@ -1288,8 +1295,8 @@ def generate(seed, max_statements=16):
     ret = g.coerce(g.returns)
     if ret is None:
         return None
-    if scalar and g.coin(0.5):  # plus the mean of another value
-        other = g.leaf()
+    other = g.leaf()
+    if scalar and other is not None and g.coin(0.5):  # plus the mean of another value
         ocode = f"np.mean({other.code})" if other.shape else other.code
         ret = Expr(f"{ret.p(SUM)} + {ocode}", (),
                    lambda env, r=ret, o=other: i_add(r.at(env), o.at(env)), SUM)
