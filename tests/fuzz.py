@@ -1854,12 +1854,23 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=60, help="seconds per program and mode")
     parser.add_argument("--jsonl", help="append one record per program to this file")
     parser.add_argument("--replay", help="re-check a program written by --out")
+    parser.add_argument("--summary", nargs="+", metavar="JSONL",
+                        help="print the summary of the runs recorded in these --jsonl files")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per program")
     opts = parser.parse_args(argv)
     modes = [m for m in opts.modes.split(",") if m]
     for m in modes:
         if m not in MODES:
             parser.error(f"unknown mode {m!r}")
+
+    if opts.summary:  # of --jsonl files of several runs
+        records = [json.loads(line) for path in opts.summary for line in open(path)]
+        results = [Result(Program(r["seed"], "", [], [], True),
+                          [Finding(**f) for f in r["findings"]], r["invalid"], r["seconds"])
+                   for r in records]
+        print(summarize(results, records[0]["modes"] if records else modes,
+                        sum(r.seconds for r in results)))
+        return 1 if any(r.failures for r in results) else 0
 
     if opts.replay:
         program, meta = read_failure(opts.replay)
@@ -1886,11 +1897,9 @@ def main(argv=None):
                       + (f" invalid: {result.invalid}" if result.invalid else "")
                       + f" ({result.seconds:.1f} s)", flush=True)
             if opts.jsonl:
-                findings = [dataclasses.asdict(f) for f in result.findings
-                            if f.kind not in ("pass", "kink", "n/a")]
                 record = {"seed": seed, "seconds": round(result.seconds, 2),
-                          "invalid": result.invalid, "findings": findings,
-                          "status": {m: result.status(m) for m in modes}}
+                          "invalid": result.invalid, "modes": modes,
+                          "findings": [dataclasses.asdict(f) for f in result.findings]}
                 with open(opts.jsonl, "a") as fh:
                     fh.write(json.dumps(record) + "\n")
             if opts.out:
