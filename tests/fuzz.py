@@ -1709,8 +1709,10 @@ def _variants(tree):
     for n, node in enumerate(sites):
         if isinstance(getattr(node, "ctx", None), ast.Store):
             continue
+        keep = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+            node.func.id == "range"  # `for i in 2` would run only where the loop does not
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.expr) and not _is_numpy_name(child):
+            if isinstance(child, ast.expr) and not _is_numpy_name(child) and not keep:
                 yield _replaced(tree, n, child)
         if isinstance(node, ast.Call):
             for k in range(len(node.keywords)):
@@ -1784,7 +1786,7 @@ def reproducer(finding, directory, timeout=10):
 # ---------------------------------------------------------------------------- CLI
 
 
-def write_failure(out, result, finding, program):
+def write_failure(out, finding, program):
     """One file per failure: a header (JSON for --replay, and the finding) and the program."""
     path = Path(out) / f"seed_{program.seed}_{finding.mode}_{finding.wrt}.py"
     meta = {"seed": program.seed, "shapes": program.shapes, "ranges": program.ranges,
@@ -1793,10 +1795,10 @@ def write_failure(out, result, finding, program):
     lines = [f"# s2s fuzz failure, {finding.mode} wrt {finding.wrt}: {finding.kind}",
              f"# fuzz: {json.dumps(meta)}",
              f"# replay: python -m tests.fuzz --replay {path}"]
-    lines += [f"# {p} = {a!r}" for p, a in zip(program.params, args)]
-    lines += [f"# direction {p} = {d!r}" for p, d in zip(program.params, dirs)]
-    text = (finding.message + "\n" + finding.detail).strip()
-    lines += ["#   " + line for line in text.splitlines()]
+    values = [f"{p} = {a!r}" for p, a in zip(program.params, args)]
+    values += [f"direction {p} = {d!r}" for p, d in zip(program.params, dirs)]
+    values += ["  " + line for line in (finding.message + "\n" + finding.detail).splitlines()]
+    lines += ["# " + line for text in values for line in text.strip("\n").splitlines()]
     path.write_text("\n".join(lines) + "\n" + program.source)
     return path
 
@@ -1876,6 +1878,8 @@ def main(argv=None):
         program, meta = read_failure(opts.replay)
         result = check(program, [meta["mode"]], program.params.index(meta["wrt"]),
                        timeout=opts.timeout)
+        if result.invalid:
+            print(f"cannot check: {result.invalid}")
         for f in result.findings:
             print(f"{f.mode} wrt {f.wrt}: {f.kind} {f.check} {f.message}\n{f.detail}".rstrip())
         return 1 if result.failures else 0
@@ -1909,11 +1913,21 @@ def main(argv=None):
                     if finding.kind != "timeout" and shrunk[key] < opts.shrink_per_signature:
                         shrunk[key] += 1
                         small = shrink(program, reproducer(finding, work), opts.shrink_budget)
-                    write_failure(opts.out, result, finding, small)
+                        finding = _again(small, finding, work)
+                    write_failure(opts.out, finding, small)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(summarize(results, modes, time.perf_counter() - start))
     return 1 if any(r.failures for r in results) else 0
+
+
+def _again(program, finding, directory):
+    """The finding of the same signature on a shrunk program (its numbers differ)."""
+    index = program.params.index(finding.wrt)
+    for f in check(program, [finding.mode], index, directory).findings:
+        if f.signature == finding.signature:
+            return f
+    return finding
 
 
 def _distinct(findings):
