@@ -529,7 +529,7 @@ class Generator:
         lo, hi = a.at(self.env)
         A, s = a.code, a.shape
 
-        def call(code, bound):
+        def ufunc(code, bound):  # a new array, of a's shape
             return Expr(code, s, bound, ATOM, True)
 
         op = self.choice(["tanh", "sin", "cos", "abs", "neg", "square", "exp", "log", "sqrt",
@@ -539,45 +539,45 @@ class Generator:
             fn = {"tanh": math.tanh, "arctan": math.atan, "exp": math.exp}.get(op)  # math.sin(a)
             bound = (lambda env: increasing(fn)(a.at(env))) if fn else \
                 within(a, (-1.0, 1.0))
-            return call(f"math.{MATH[op]}({A})", bound)
+            return ufunc(f"math.{MATH[op]}({A})", bound)
         if op == "tanh":
-            return call(f"np.tanh({A})", lambda env: increasing(math.tanh)(a.at(env)))
+            return ufunc(f"np.tanh({A})", lambda env: increasing(math.tanh)(a.at(env)))
         if op == "arctan":
-            return call(f"np.arctan({A})", lambda env: increasing(math.atan)(a.at(env)))
+            return ufunc(f"np.arctan({A})", lambda env: increasing(math.atan)(a.at(env)))
         if op in ("sin", "cos"):
-            return call(f"np.{op}({A})", within(a, (-1.0, 1.0)))
+            return ufunc(f"np.{op}({A})", within(a, (-1.0, 1.0)))
         if op == "tan":  # of a number in [-1, 1]
-            return call(f"np.tan(np.tanh({A}))", within(a, (-1.56, 1.56)))
+            return ufunc(f"np.tan(np.tanh({A}))", within(a, (-1.56, 1.56)))
         if op == "arcsin":
             fn = self.choice(["np.arcsin", "np.arccos"])
-            return call(f"{fn}(0.9 * np.tanh({A}))", within(a, (-1.6, 3.0)))
+            return ufunc(f"{fn}(0.9 * np.tanh({A}))", within(a, (-1.6, 3.0)))
         if op == "sign":
             fn = self.choice(["np.sign", "np.negative"])
-            return call(f"{fn}({A})", within(a, (-1.0, 1.0)) if fn == "np.sign" else
+            return ufunc(f"{fn}({A})", within(a, (-1.0, 1.0)) if fn == "np.sign" else
                         lambda env: i_neg(a.at(env)))
         if op == "abs":
             fn = self.choice(["np.abs", "np.abs", "np.absolute"])
-            return call(f"{fn}({A})", lambda env: i_abs(a.at(env)))
+            return ufunc(f"{fn}({A})", lambda env: i_abs(a.at(env)))
         if op == "neg":
             return Expr(f"-{a.p(UNARY)}", s, lambda env: i_neg(a.at(env)), UNARY, True)
         if op == "square":
             if self.coin(0.5):
-                return call(f"np.square({A})", lambda env: i_square(a.at(env)))
+                return ufunc(f"np.square({A})", lambda env: i_square(a.at(env)))
             return Expr(f"{a.p(ATOM)} ** 2", s, lambda env: i_square(a.at(env)), POWER, True)
         if op == "cube":
             return Expr(f"{a.p(ATOM)} ** 3", s,
                         lambda env: increasing(lambda t: t ** 3)(a.at(env)), POWER, True)
         if op == "exp":
             if hi > 4:
-                return call(f"np.exp(np.tanh({A}))",
+                return ufunc(f"np.exp(np.tanh({A}))",
                             lambda env: increasing(lambda t: math.exp(math.tanh(t)))(a.at(env)))
-            return call(f"np.exp({A})", lambda env: increasing(math.exp)(a.at(env)))
+            return ufunc(f"np.exp({A})", lambda env: increasing(math.exp)(a.at(env)))
         if op == "sinh":
             if self.coin(0.5):
-                return call(f"np.cosh({A})", lambda env: (1.0, math.cosh(i_abs(a.at(env))[1])))
-            return call(f"np.sinh({A})", lambda env: increasing(math.sinh)(a.at(env)))
+                return ufunc(f"np.cosh({A})", lambda env: (1.0, math.cosh(i_abs(a.at(env))[1])))
+            return ufunc(f"np.sinh({A})", lambda env: increasing(math.sinh)(a.at(env)))
         if op == "expm1":
-            return call(f"np.expm1({A})", lambda env: increasing(math.expm1)(a.at(env)))
+            return ufunc(f"np.expm1({A})", lambda env: increasing(math.expm1)(a.at(env)))
         if op == "log1p":
             if lo > -0.8:
                 def bound(env):
@@ -585,8 +585,8 @@ class Generator:
                     if iv[0] <= -0.85:
                         raise Unsafe
                     return increasing(math.log1p)(iv)
-                return call(f"np.log1p({A})", bound)
-            return call(f"np.log1p({a.p(ATOM)} ** 2)",
+                return ufunc(f"np.log1p({A})", bound)
+            return ufunc(f"np.log1p({a.p(ATOM)} ** 2)",
                         lambda env: increasing(math.log1p)(i_square(a.at(env))))
         if op == "log":
             if lo > 0.1:
@@ -599,11 +599,11 @@ class Generator:
                     if iv[0] <= 0.05:
                         raise Unsafe
                     return math.log(iv[0]) * scale, math.log(iv[1]) * scale
-                return call(f"{fn}({A})", bound)
+                return ufunc(f"{fn}({A})", bound)
             if self.coin(0.5):
-                return call(f"np.log(1.0 + {a.p(ATOM)} ** 2)",
+                return ufunc(f"np.log(1.0 + {a.p(ATOM)} ** 2)",
                             lambda env: increasing(math.log1p)(i_square(a.at(env))))
-            return call(f"np.log(np.abs({A}) + 0.5)",
+            return ufunc(f"np.log(np.abs({A}) + 0.5)",
                         lambda env: increasing(lambda t: math.log(t + 0.5))(i_abs(a.at(env))))
         if op == "sqrt":
             if lo > 0.1:
@@ -612,14 +612,14 @@ class Generator:
                     if iv[0] <= 0.05:
                         raise Unsafe
                     return increasing(math.sqrt)(iv)
-                return call(f"np.sqrt({A})", bound)
-            return call(f"np.sqrt({a.p(ATOM)} ** 2 + 0.5)",
+                return ufunc(f"np.sqrt({A})", bound)
+            return ufunc(f"np.sqrt({a.p(ATOM)} ** 2 + 0.5)",
                         lambda env: increasing(lambda t: math.sqrt(t + 0.5))(i_square(a.at(env))))
         if op == "pow":
             if lo > 0.1:
                 p = self.choice([0.5, 1.5, -0.5, 2.5, -1.0])
                 if self.coin(0.3):
-                    return call(f"np.power({A}, {p})", lambda env: i_power(a.at(env), p))
+                    return ufunc(f"np.power({A}, {p})", lambda env: i_power(a.at(env), p))
                 exponent = repr(p) if p > 0 else f"({p})"
                 return Expr(f"{a.p(ATOM)} ** {exponent}", s, lambda env: i_power(a.at(env), p),
                             POWER, True)
@@ -628,7 +628,7 @@ class Generator:
         if op == "recip":
             if lo > 0.2 or hi < -0.2:
                 if self.coin(0.3):
-                    return call(f"np.reciprocal({A})", lambda env: i_div((1.0, 1.0), a.at(env)))
+                    return ufunc(f"np.reciprocal({A})", lambda env: i_div((1.0, 1.0), a.at(env)))
                 return Expr(f"1.0 / {a.p(POWER)}", s, lambda env: i_div((1.0, 1.0), a.at(env)),
                             PRODUCT, True)
             return Expr(f"1.0 / (1.0 + {a.p(ATOM)} ** 2)", s,
@@ -645,7 +645,7 @@ class Generator:
         def clipped(env):
             lo, hi = a.at(env)
             return min(max(lo, c1), c2), max(min(hi, c2), c1)
-        return call(f"np.clip({A}, {c1}, {c2})", clipped)
+        return ufunc(f"np.clip({A}, {c1}, {c2})", clipped)
 
     def binary(self, depth):
         a = self.sub(depth)
