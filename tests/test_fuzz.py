@@ -13,12 +13,8 @@ import fuzz
 FIRST_SEED, COUNT, MAX_STATEMENTS = 0, 30, 6
 
 # Known failures, each to be fixed in s2s (then its xfail turns into an XPASS, which
-# fails the run: remove the entry).
-HESSIAN_AFTER_GRADS = (
-    "a Hessian computed after the gradients with respect to several arguments reads "
-    "the source of the last gradient compiled (cache.py names every gradient of f "
-    "'<s2s f_grad of file:f>', whatever its wrt)")
-KNOWN = {6: HESSIAN_AFTER_GRADS, 25: HESSIAN_AFTER_GRADS}
+# fails the run: remove the entry).  None at the moment.
+KNOWN = {}
 
 
 def _seeds():
