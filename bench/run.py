@@ -145,16 +145,12 @@ def cold_compile(workload, repeats):
 
 def cached_call_overhead(workload, g, rounds, target):
     tiny = workload.make("test")
-    raw = getattr(g, "__wrapped__", g)  # the generated function itself
     times = timing.round_robin({
         "grad(f, wrt)": lambda: derivative(workload),
         "grad(f, wrt)(...)": lambda: derivative(workload)(*tiny),
         "g(...)": lambda: g(*tiny),
-        "g.__wrapped__(...)": lambda: raw(*tiny),
     }, rounds, target)
     return {"lookup": timing.difference(times, "grad(f, wrt)(...)", "g(...)"),
-            "wrapper": timing.difference(times, "g(...)", "g.__wrapped__(...)")
-            if raw is not g else None,  # s2s.hessian's result has no __wrapped__
             "lookup alone": timing.median(times["grad(f, wrt)"]),
             "call": timing.median(times["g(...)"])}
 
@@ -389,10 +385,7 @@ def write_markdown(path, env, results, scaling_results, options, chart_note, fai
                   f"{len(c)} ({', '.join(fmt_time(t) for t in c)})",
                   f"- cached-call overhead on the test-size input: `{api}(f, wrt)(...)` "
                   f"costs {fmt_time(o['lookup'])} more than calling the compiled {what} "
-                  f"(itself {fmt_time(o['call'])}"
-                  + (f", of which the GeneratedFunction wrapper {fmt_time(o['wrapper'])}"
-                     if o["wrapper"] is not None else "")
-                  + f"); `{api}(f, wrt)` alone takes "
+                  f"(itself {fmt_time(o['call'])}); `{api}(f, wrt)` alone takes "
                   f"{fmt_time(o['lookup alone'])}",
                   f"- tracemalloc peak: function {fmt_bytes(m['function'])}, s2s {what} "
                   f"{fmt_bytes(m['s2s'])} ({fmt_ratio(m['s2s'] / max(m['function'], 1))}), "

@@ -158,7 +158,7 @@ class _Jacobian:
         self.source = (self.batched or self.jvp or self.vjp).source
 
     def _tangent_kwargs(self, tangents, jvp=None):
-        code = (jvp or self.jvp).__wrapped__.__code__
+        code = (jvp or self.jvp).__code__
         names = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
         return dict(zip(names[-len(tangents):], tangents))
 
@@ -269,7 +269,7 @@ def _gradient_function(func, wrt):
         raise ValueError("s2s.hessian and s2s.hvp take one argument in wrt")
     g = grad(func, wrt)
     ir = to_ir(getattr(func, "__s2s_function__", func))
-    return g.__wrapped__, ir.params[wrt] if isinstance(wrt, int) else wrt
+    return g, ir.params[wrt] if isinstance(wrt, int) else wrt
 
 
 def hessian(func, wrt=0):
@@ -287,7 +287,7 @@ def hvp(func, wrt=0):
     def build():
         g, name = _gradient_function(func, wrt)
         tangent = _derivative(g, name, "tangent")
-        code = tangent.__wrapped__.__code__
+        code = tangent.__code__
         dot = code.co_varnames[code.co_argcount + code.co_kwonlyargcount - 1]
 
         def product(*args, **kwargs):

@@ -44,33 +44,13 @@ from .frontend import display_name
 from .ir import Assign, walk
 from .normalize import to_ir
 
-_MEMO = weakref.WeakKeyDictionary()  # function -> {(wrt, kind, options): GeneratedFunction}
-
-
-class GeneratedFunction:
-    """A derivative s2s generated: call it like a function; ``.source`` is its module."""
-
-    def __init__(self, fn, source, name, origin):
-        self._fn = fn
-        self.source = source
-        self.__name__ = name
-        self.__qualname__ = name
-        self.__doc__ = fn.__doc__
-        self.__wrapped__ = fn
-        self._origin = origin
-
-    def __call__(self, *args, **kwargs):
-        return self._fn(*args, **kwargs)
-
-    def __repr__(self):
-        return f"<s2s {self.__name__}: {self._origin}; print(.source) to read it>"
-
-    def _repr_markdown_(self):
-        return f"`{self.__name__}` ({self._origin})\n\n```python\n{self.source}```\n"
+_MEMO = weakref.WeakKeyDictionary()  # function -> {(wrt, kind, options): generated function}
 
 
 def load(source, name, origin, namespace):
-    """Compile `source` and return its function `name` as a GeneratedFunction."""
+    """Compile `source` and return its function `name`: the generated function itself
+    (calling it costs what calling the code costs), with ``.source``, its module, and a
+    Markdown view for notebooks."""
     filename = f"<s2s {name} of {origin}>"
     lines = source.splitlines(keepends=True)
     linecache.cache[filename] = (len(source), None, lines, filename)
@@ -78,10 +58,10 @@ def load(source, name, origin, namespace):
     env.update(namespace)
     exec(compile(source, filename, "exec"), env)
     fn = env[name]
-    # a class per derivative whose __call__ is the generated function itself: calling
-    # the object costs no extra Python frame
-    cls = type(GeneratedFunction.__name__, (GeneratedFunction,), {"__call__": staticmethod(fn)})
-    return cls(fn, source, name, origin)
+    fn.source = source
+    fn.s2s_origin = origin
+    fn._repr_markdown_ = lambda: f"`{name}` ({origin})\n\n```python\n{source}```\n"
+    return fn
 
 
 def memoised(func, key, build):
