@@ -36,8 +36,8 @@ import sympy as sp
 
 from . import runtime
 from .errors import InternalError, NoRuleError, UnsupportedSyntaxError
-from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, defined,
-                 operand_reads, reads, static_code, static_vars, walk)
+from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, blocks,
+                 defined, operand_reads, reads, static_code, static_vars, walk)
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .normalize import ATTRIBUTES
@@ -1012,8 +1012,7 @@ def _uses(body):
     for any other use (a condition, a loop bound, a merge, a static parameter, the
     returned value)]."""
     users = {}
-
-    def scan(stmts):
+    for stmts in blocks(body):
         for i, x in enumerate(stmts):
             if isinstance(x, Assign):
                 for a in x.args:
@@ -1028,13 +1027,6 @@ def _uses(body):
             else:
                 for n in operand_reads(x):
                     users.setdefault(n, []).append(None)
-                if isinstance(x, If):
-                    scan(x.body)
-                    scan(x.orelse)
-                elif isinstance(x, Loop):
-                    scan(x.test)
-                    scan(x.body)
-    scan(body)
     return users
 
 
@@ -1051,20 +1043,12 @@ def _read_once_beside(body, names, uses):
     """The names among `names` that exactly one statement reads, a statement in the
     same statement list as their definition (not in a loop or branch apart from it)."""
     found = set()
-
-    def visit(stmts):
+    for stmts in blocks(body):
         for x in stmts:
             readers = set(uses.get(x.target, ())) if isinstance(x, Assign) else ()
             if isinstance(x, Assign) and x.target in names and len(readers) == 1 and \
                     None not in readers and next(iter(readers))[0] == id(stmts):
                 found.add(x.target)
-            if isinstance(x, If):
-                visit(x.body)
-                visit(x.orelse)
-            elif isinstance(x, Loop):
-                visit(x.test)
-                visit(x.body)
-    visit(body)
     return found
 
 

@@ -118,6 +118,18 @@ def walk(stmts):
             yield from walk(s.body)
 
 
+def blocks(stmts):
+    """The statement list `stmts` and every statement list nested in it."""
+    yield stmts
+    for s in stmts:
+        if isinstance(s, If):
+            yield from blocks(s.body)
+            yield from blocks(s.orelse)
+        elif isinstance(s, Loop):
+            yield from blocks(s.test)
+            yield from blocks(s.body)
+
+
 def defined(stmts, skip=None):
     """Every name the (nested) statements assign, leaving out statement `skip`."""
     names = set()
