@@ -106,28 +106,29 @@ class Loop:
     stop: Operand = None
 
 
+def nested(s):
+    """The statement lists inside compound statement `s`, in program order."""
+    if isinstance(s, If):
+        return (s.body, s.orelse)
+    if isinstance(s, Loop):
+        return (s.test, s.body)
+    return ()
+
+
 def walk(stmts):
     """Every statement of a (nested) statement list, in program order."""
     for s in stmts:
         yield s
-        if isinstance(s, If):
-            yield from walk(s.body)
-            yield from walk(s.orelse)
-        elif isinstance(s, Loop):
-            yield from walk(s.test)
-            yield from walk(s.body)
+        for inner in nested(s):
+            yield from walk(inner)
 
 
 def blocks(stmts):
     """The statement list `stmts` and every statement list nested in it."""
     yield stmts
     for s in stmts:
-        if isinstance(s, If):
-            yield from blocks(s.body)
-            yield from blocks(s.orelse)
-        elif isinstance(s, Loop):
-            yield from blocks(s.test)
-            yield from blocks(s.body)
+        for inner in nested(s):
+            yield from blocks(inner)
 
 
 def defined(stmts, skip=None):
