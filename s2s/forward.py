@@ -12,6 +12,13 @@ own ``f_jvp``.  Loops carry tangents beside values, so no stack is needed; branc
 compute the tangents of the branch taken.  A tangent may be a scalar standing for an
 array of its value's shape (``x + c`` with scalar x); it is broadcast where an op
 needs the full array and before it leaves a block.
+
+Batched (``forward(..., batched=True)``, for Jacobians and Hessians): every tangent
+carries a leading axis, one entry per direction, so one sweep computes all the
+columns.  Elementwise terms line that axis up with ``_lift`` where shapes are not
+provably equal; structural rules shift their axes (``c.batched``); runtime helpers
+use batched forms or ``_over_batch``.  A rule with no batched form raises
+NotBatchable, and the caller falls back to one sweep per direction.
 """
 
 from __future__ import annotations
