@@ -336,7 +336,12 @@ def _add_tuples(a, b):
 # the batch t of tangents of a value that broadcasts to y, with size-1 axes after its
 # batch axis so that it lines up with the batches of y's shape.
 def _lift(t, y):
-    missing = np.ndim(y) + 1 - np.ndim(t)
+    return _lift_ndim(t, np.ndim(y))
+
+
+# the batch t with size-1 axes after its batch axis, to `ndim` axes after it.
+def _lift_ndim(t, ndim):
+    missing = ndim + 1 - np.ndim(t)
     if missing <= 0:
         return t
     t = np.asarray(t)
@@ -353,15 +358,11 @@ def _batch_broadcast(t, x):
 # _unbroadcast, a g smaller than x is broadcast to it.
 def _unbroadcast_batch(g, x):
     shape = x.shape if hasattr(x, "shape") else np.shape(x)
-    g = _lift(np.asarray(g), np.empty((0,) * len(shape)))
-    if g.shape[1:] != shape:
-        g = np.broadcast_to(g, g.shape[:1] + np.broadcast_shapes(g.shape[1:], shape))
+    g = _lift(np.asarray(g), x)
     extra = g.ndim - 1 - len(shape)
-    axes = tuple(range(1, 1 + extra)) + tuple(
-        1 + extra + i for i, n in enumerate(shape) if n == 1 and g.shape[1 + extra + i] != 1)
-    if axes:
-        g = np.sum(g, axis=axes)
-    return np.reshape(g, g.shape[:1] + shape)
+    if extra:  # axes broadcasting put between the batch axis and x's
+        g = np.sum(g, axis=tuple(range(1, 1 + extra)))
+    return _unbroadcast_to(g, g.shape[:1] + shape)
 
 
 # a @ b where operand `which` (0: a, 1: b) is a batch of tangents.
@@ -372,14 +373,14 @@ def _matmul_batch(a, b, which):
             return a @ b
         if p == 1:  # rows of a: a matrix n x k, then the batch axis first
             return a @ b if q == 2 else np.moveaxis(a @ b, -2, 0)
-        return _lift(a, np.empty((0,) * q)) @ b
+        return _lift_ndim(a, q) @ b
     p, q = np.ndim(a), np.ndim(b) - 1
     if q == 1:
         if p == 1:
             return b @ a
         y = b @ np.swapaxes(a, -1, -2)
         return y if p == 2 else np.moveaxis(y, -2, 0)
-    return a @ (b if p == 1 else _lift(b, np.empty((0,) * p)))
+    return a @ (b if p == 1 else _lift_ndim(b, p))
 
 
 # np.dot where operand `which` is a batch of tangents (as matmul for 1-D and 2-D).
