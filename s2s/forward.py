@@ -31,7 +31,8 @@ from .errors import NoRuleError, NotBatchable
 from .ir import Assign, Block, Const, If, Line, Loop, Var, static_code, walk
 from .rules import ELEMENTWISE, kind_of
 from .rules.nondiff import STACK_OPS
-from .rules.structural import HELPER_JVPS, HELPER_SUMS, HELPER_TANGENTS, TANGENTS
+from .rules.structural import (HELPER_BATCHED, HELPER_JVPS, HELPER_SUMS, HELPER_TANGENTS,
+                               TANGENTS)
 from .simplify import common_factors, in_forward_values, into_where
 from .symbolic import statement_to_sympy, symbol, to_code
 
@@ -164,7 +165,7 @@ class _Forward(_Reverse):
         if t is None or var not in self.lazy_t:
             return t
         name = self.tangent_name(var)
-        code = f"_batch_broadcast({t}, {var})" if self.batched else \
+        code = f"_broadcast_to_batch({t}, np.shape({var}))" if self.batched else \
             f"np.broadcast_to({t}, np.shape({var}))"
         (out if out is not None else self.out).append(Line((name,), code, code_reads(code)))
         self.tangent[var] = name
@@ -304,7 +305,8 @@ class _Forward(_Reverse):
     def helper_tangent(self, x):
         """Tangent of a call of a runtime helper (or np.broadcast_to / np.array) that is
         linear, or bilinear, in some of its arguments: one term per argument with a
-        tangent, that argument replaced by its tangent."""
+        tangent, that argument replaced by its tangent (for a batch of tangents, in the
+        helper's batched form, or the helper mapped over the batch)."""
         func = x.param("func")
         kwnames = x.param("kwnames")
         texts = [_code(a) for a in x.args]
@@ -318,43 +320,21 @@ class _Forward(_Reverse):
             if func in HELPER_SUMS:
                 terms.append(t)
                 continue
-            if self.batched:
-                terms.append(self.batched_helper_tangent(x, i, t))
-                continue
             swapped = texts[:i] + [t] + texts[i + 1:]
             args = swapped[:npos] + [f"{k}={v}" for k, v in zip(kwnames, swapped[npos:])]
-            terms.append(f"{func}({', '.join(args)})")
+            if not self.batched or func in HELPER_BATCHED:
+                name = HELPER_BATCHED[func] if self.batched else func
+                terms.append(f"{name}({', '.join(args)})")
+            elif i < npos:
+                terms.append(f"_over_batch({func}, {i}, {', '.join(args)})")
+            else:
+                raise NotBatchable(func)
         if not terms:
             return None
         if func in HELPER_SUMS and len(terms) == 2:
-            return f"_add_tuples{'_batch' if self.batched else ''}({terms[0]}, {terms[1]})"
+            name = HELPER_BATCHED[func] if self.batched else func
+            return f"{name}({terms[0]}, {terms[1]})"
         return " + ".join(terms)
-
-    def batched_helper_tangent(self, x, i, t):
-        """The tangent term of helper call x for the batch of tangents t of argument i."""
-        func, kwnames = x.param("func"), x.param("kwnames")
-        texts = [_code(a) for a in x.args]
-        npos = len(texts) - len(kwnames)
-        if i >= npos:
-            raise NotBatchable(func)
-        kwargs = [f"{k}={v}" for k, v in zip(kwnames, texts[npos:])]
-        if func == "_unbroadcast":
-            return f"_unbroadcast_batch({t}, {texts[1]})"
-        if func == "_like":
-            return f"_like({t}, {texts[1]})"
-        if func in ("np.broadcast_to", "_fill"):
-            return f"_batch_broadcast({t}, {x.target})"
-        if func == "_getitem_adjoint":
-            return f"_getitem_adjoint_batch({t}, {', '.join(texts[1:])})"
-        if func == "np.array":
-            a = x.args[0]
-            if isinstance(a, Var) and a.name in self.tuples and not kwnames:
-                return f"np.moveaxis(np.array({t}), 0, 1)"
-            if isinstance(a, Var) and a.name not in self.tuples and not kwnames:
-                return f"np.array({t})"
-            raise NotBatchable(func)
-        args = [str(i), *texts[:i], t, *texts[i + 1:npos], *kwargs]
-        return f"_over_batch({func}, {', '.join(args)})"
 
     def user_jvp(self, x, block):
         from .normalize import to_ir

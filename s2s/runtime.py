@@ -348,10 +348,24 @@ def _lift_ndim(t, ndim):
     return np.reshape(t, t.shape[:1] + (1,) * missing + t.shape[1:])
 
 
-# the batch t of tangents of x, broadcast to its full shape (n,) + shape(x).
-def _batch_broadcast(t, x):
-    t = _lift(t, x)
-    return np.broadcast_to(t, np.shape(t)[:1] + np.shape(x))
+# np.broadcast_to(t, shape) of each tangent in the batch t.
+def _broadcast_to_batch(t, shape):
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    t = _lift_ndim(t, len(shape))
+    return np.broadcast_to(t, np.shape(t)[:1] + shape)
+
+
+# _fill(value, *like) of each tangent in the batch `value`.
+def _fill_batch(value, *like):
+    return _broadcast_to_batch(value, np.broadcast_shapes(*(np.shape(a) for a in like)))
+
+
+# np.array(t) of a batch of tangents: of a list of them (np.array([a, b])), the batch
+# axis stays first.
+def _array_batch(t, **kwargs):
+    if isinstance(t, (list, tuple)):
+        return np.moveaxis(np.array(t, **kwargs), 0, 1)
+    return np.array(t, **kwargs)
 
 
 # _unbroadcast(g, x) of each tangent in the batch g (the helper is linear in g); like

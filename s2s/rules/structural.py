@@ -280,6 +280,14 @@ HELPER_TANGENTS = {
 }
 # _add_tuples is linear in each argument separately, not jointly
 HELPER_SUMS = {"_add_tuples"}
+# For a batch of tangents (a leading axis, forward mode over many directions): the
+# helper that takes the batch in place of the tangent, with the same arguments.  Any
+# other helper is mapped over the batch (_over_batch).
+HELPER_BATCHED = {
+    "_unbroadcast": "_unbroadcast_batch", "_like": "_like", "_fill": "_fill_batch",
+    "np.broadcast_to": "_broadcast_to_batch", "np.array": "_array_batch",
+    "_getitem_adjoint": "_getitem_adjoint_batch", "_add_tuples": "_add_tuples_batch",
+}
 # Helpers that are not linear in their arguments have a tangent helper of their own:
 # HELPER_JVPS[name] = (its tangent helper, the positions with tangents).  It is
 # called as helper_jvp((tangent or None for each position), *the call's arguments,
