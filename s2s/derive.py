@@ -483,6 +483,8 @@ class _Reverse:
             self.materialize(var)
             return
         else:
+            if self.float_path and _NUMBER.fullmatch(code):
+                code = repr(float(code))  # a number on the float path is a float
             self.lines.append(Line((name,), code, self.reads_of.get(var, code_reads(code)),
                                    self.blocks.get(var, block), code in self.views))
             if code in self.views:
@@ -516,7 +518,7 @@ class _Reverse:
             keep = self.names.temp("value")
             forward.append(Line((keep,), value, frozenset({value})))
             value = keep
-        seed = "1.0" if self.float_path else "1"
+        seed = "1"
         if self.kind == "vjp":
             seed = self.names.claim(_free_in(self.names, "d_out"))
         if isinstance(out, Var) and out.name in self.active:
@@ -533,6 +535,8 @@ class _Reverse:
             code = self.adj.get(w)
             if code is None:
                 code = f"np.zeros_like({w})"
+            elif _NUMBER.fullmatch(code) and self.float_path:
+                code = repr(float(code))
             elif _NUMBER.fullmatch(code) or w in self.lazy:
                 code = f"np.zeros_like({w}) + {code}"
                 if not self.float_path and not _NUMBER.fullmatch(code.split(" + ", 1)[1]):
