@@ -37,7 +37,7 @@ import sympy as sp
 from . import runtime
 from .errors import InternalError, NoRuleError, UnsupportedSyntaxError
 from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, blocks,
-                 defined, operand_reads, reads, static_code, static_vars, walk)
+                 defined, operand_reads, static_code, static_vars, walk)
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .normalize import ATTRIBUTES
@@ -210,7 +210,7 @@ class _Reverse:
         """Active values: those depending on a wrt argument through differentiable ops
         (a fixpoint: loops carry activity from one iteration to the next)."""
         active = set(self.wrt)
-        shifts = _logsumexp_shifts(self.func.body, self.defs)
+        shifts = _logsumexp_shifts(self.func.body, self.defs, self.uses)
         while True:
             size = len(active)
             for x in self.all:
@@ -376,9 +376,8 @@ class _Reverse:
                     continue
                 if x.target not in self.active and not self._expandable(x):
                     continue
-                us = users.get(x.target, [])
-                roots = {self.root_of.get(id(stmts[u[1]])) if u and u[0] == id(stmts)
-                         else None for u in us}
+                roots = {self.root_of.get(id(y)) if where == id(stmts) else None
+                         for y, where in users.get(x.target, [])}
                 root = roots.pop() if len(roots) == 1 else None
                 if root is not None and len(members[root]) < CLUSTER_MAX_STATEMENTS and \
                         self.defs.get(x.target, 1) == 1 and segment[root] == (id(stmts), stretch):
@@ -1012,35 +1011,30 @@ def _static_axis(axis):
 
 
 def _uses(body):
-    """name -> [(id(statement list), index) of each Assign operand that reads it, or None
-    for any other use (a condition, a loop bound, a merge, a static parameter, the
-    returned value)]."""
+    """name -> [(statement, id(its statement list)) for each operand of an Assign that
+    reads the name, and (statement, None) for any other use (a condition, a loop
+    bound, a merge, a static parameter, the returned value)], in program order."""
     users = {}
     for stmts in blocks(body):
-        for i, x in enumerate(stmts):
+        for x in stmts:
             if isinstance(x, Assign):
                 for a in x.args:
                     if isinstance(a, Var):
-                        users.setdefault(a.name, []).append((id(stmts), i))
+                        users.setdefault(a.name, []).append((x, id(stmts)))
                 for _, value in x.params:
                     for v in static_vars(value):
-                        users.setdefault(v.name, []).append(None)
-            elif isinstance(x, Return):
-                if isinstance(x.value, Var):
-                    users.setdefault(x.value.name, []).append(None)
+                        users.setdefault(v.name, []).append((x, None))
             else:
-                for n in operand_reads(x):
-                    users.setdefault(n, []).append(None)
+                names = [x.value.name] if isinstance(x, Return) and \
+                    isinstance(x.value, Var) else operand_reads(x)
+                for n in names:
+                    users.setdefault(n, []).append((x, None))
     return users
 
 
-def _readers(body):
-    """name -> the statements that read it (each once), in program order."""
-    readers = {}
-    for x in walk(body):
-        for n in dict.fromkeys(reads(x)):
-            readers.setdefault(n, []).append(x)
-    return readers
+def _readers(uses, name):
+    """The statements that read `name`, each once."""
+    return list({id(x): x for x, _ in uses.get(name, ())}.values())
 
 
 def _read_once_beside(body, names, uses):
@@ -1049,24 +1043,24 @@ def _read_once_beside(body, names, uses):
     found = set()
     for stmts in blocks(body):
         for x in stmts:
-            readers = set(uses.get(x.target, ())) if isinstance(x, Assign) else ()
+            readers = {(id(y), where) for y, where in uses.get(x.target, ())} \
+                if isinstance(x, Assign) else ()
             if isinstance(x, Assign) and x.target in names and len(readers) == 1 and \
-                    None not in readers and next(iter(readers))[0] == id(stmts):
+                    next(iter(readers))[1] == id(stmts):
                 found.add(x.target)
     return found
 
 
-def _logsumexp_shifts(body, defs):
+def _logsumexp_shifts(body, defs, uses):
     """Names m = np.max(a, axis) (or np.min) whose only use is to shift a log-sum-exp,
     y = m + np.log(np.sum(np.exp(a - m), axis)), or a log-softmax, y = (a - m) -
     np.log(np.sum(np.exp(a - m), axis)): y does not depend on m's value, so m carries
     no gradient (as in JAX's logsumexp), and its extremum adjoint, which would only
     add up to zero, is never computed."""
-    readers = _readers(body)
     assigns = {x.target: x for x in walk(body) if isinstance(x, Assign) and defs.get(x.target) == 1}
 
     def only_reader(name, op):
-        found = readers.get(name, [])
+        found = _readers(uses, name)
         if len(found) == 1 and isinstance(found[0], Assign) and found[0].op == op and \
                 found[0].target in assigns:
             return found[0]
@@ -1078,25 +1072,26 @@ def _logsumexp_shifts(body, defs):
         axis, keepdims = m.param("axis"), m.param("keepdims")
         if not (axis is None or keepdims is True or axis == 0 and type(axis) is int):
             continue  # a - m would not subtract each group's own shift
-        uses = readers.get(m.target, [])
-        shift = [u for u in uses if isinstance(u, Assign) and u.op == "sub"
+        users = _readers(uses, m.target)
+        shift = [u for u in users if isinstance(u, Assign) and u.op == "sub"
                  and u.args == (m.args[0], Var(m.target)) and u.target in assigns]
         if not shift:
             continue
         u = shift[0].target
-        if len(uses) == 2:  # m + log(sum(exp(a - m)))
-            outer = [x for x in uses if isinstance(x, Assign) and x.op == "add"]
+        of_u = _readers(uses, u)
+        if len(users) == 2:  # m + log(sum(exp(a - m)))
+            outer = [x for x in users if isinstance(x, Assign) and x.op == "add"]
             first, rest = Var(m.target), None
-        elif len(uses) == 1:  # (a - m) - log(sum(exp(a - m))): log-softmax
-            outer = [x for x in readers.get(u, []) if isinstance(x, Assign) and x.op == "sub"
+        elif len(users) == 1:  # (a - m) - log(sum(exp(a - m))): log-softmax
+            outer = [x for x in of_u if isinstance(x, Assign) and x.op == "sub"
                      and x.args[0] == Var(u)]
-            first, rest = Var(u), readers.get(u, [])
+            first, rest = Var(u), of_u
             if len(rest) != 2:
                 continue
         else:
             continue
-        e = [x for x in readers.get(u, []) if isinstance(x, Assign) and x.op == "np.exp"]
-        if len(outer) != 1 or len(e) != 1 or rest is None and len(readers.get(u, [])) != 1:
+        e = [x for x in of_u if isinstance(x, Assign) and x.op == "np.exp"]
+        if len(outer) != 1 or len(e) != 1 or rest is None and len(of_u) != 1:
             continue
         total = only_reader(e[0].target, "np.sum")
         log = total and only_reader(total.target, "np.log")
