@@ -538,8 +538,6 @@ class _Reverse:
                 code = repr(float(code))
             elif _NUMBER.fullmatch(code) or w in self.lazy:
                 code = f"np.zeros_like({w}) + {code}"
-                if not self.float_path and not _NUMBER.fullmatch(code.split(" + ", 1)[1]):
-                    code = f"_like({code}, {w})"  # float64 weights must not widen float32
             elif code in self.views:  # a broadcast view: the caller gets its own array
                 code = f"np.array({code})" if self.float_path else \
                     f"_like(np.array({code}), {w})"
