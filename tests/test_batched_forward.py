@@ -123,3 +123,26 @@ def test_a_rule_without_a_batched_form_falls_back_to_one_sweep_per_column(tmp_pa
     J = s2s.jacobian(f, mode="forward")
     assert "batched_jvp" not in J.source and "def f_jvp(x, *, x_dot):" in J.source
     np.testing.assert_allclose(J(x), numeric_jacobian(f, [x], 0), rtol=1e-6, atol=1e-7)
+
+
+def test_batched_columns_keep_the_conventions_at_kinks(tmp_path):
+    # abs'(0) = 0, half-and-half ties of maximum and clip, the branch taken by where,
+    # max ties shared: the batch of tangents gives what reverse mode and jvp give
+    f = load(tmp_path, """
+        def f(x):
+            return np.abs(x) + np.maximum(x, 0.0) + np.where(x > 0, np.sqrt(np.abs(x)), 0.0) \\
+                + np.clip(x, -1.0, 1.0) + np.max(x)
+    """)
+    x = np.array([0.0, -1.0, 1.0, 1.0])
+    forward = s2s.jacobian(f, mode="forward")(x)
+    np.testing.assert_array_equal(forward, s2s.jacobian(f, mode="reverse")(x))
+    columns = np.stack([s2s.jvp(f)(x, e)[1] for e in np.eye(4)], axis=-1)
+    np.testing.assert_array_equal(forward, columns)
+    assert forward[0, 0] == 1.5  # at 0: abs' 0, maximum' 1/2, where 0, clip' 1
+    np.testing.assert_array_equal(forward[:, 2:] - np.diag([0.0, 0.0, 3.0, 3.0])[:, 2:], 0.5)
+
+
+def test_hessian_of_a_norm_at_zero_follows_its_gradient(tmp_path):
+    # the gradient of ||x|| is 0 at x = 0 (a subgradient); so is its derivative there
+    f = load(tmp_path, "def f(x):\n    return np.linalg.norm(x)\n")
+    assert not np.any(s2s.hessian(f)(np.zeros(3)))
