@@ -16,17 +16,52 @@ def _unbroadcast(g, x):
 
 # g summed back to `shape` over the axes broadcasting added or stretched.
 def _unbroadcast_to(g, shape):
-    if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
+    sg = g.shape if hasattr(g, "shape") else np.shape(g)
+    if sg == shape:
         return g
-    g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
-    extra = np.ndim(g) - len(shape)
+    g = g if hasattr(g, "dtype") else np.asarray(g)
+    extra = len(sg) - len(shape)
+    if extra < 0 or any(m != n and n != 1 for m, n in zip(sg[extra:], shape)):
+        g = np.broadcast_to(g, np.broadcast_shapes(sg, shape))  # smaller than shape somewhere
+        sg = g.shape
+        extra = len(sg) - len(shape)
     axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
+        extra + i for i, n in enumerate(shape) if n == 1 and sg[extra + i] != 1)
+    return _sum_axes(g, axes).reshape(shape)
+
+
+# np.sum(g, axis=axes, keepdims=keepdims) of an array g (the axes non-negative).
+def _sum_axes(g, axes, keepdims=False):
+    if not axes:
+        return g
     if axes == tuple(range(len(axes))) or g.dtype.kind not in "fc":
-        g = np.sum(g, axis=axes) if axes else g
-    else:  # summing inner axes: einsum walks memory in order, np.sum strides (3x slower)
-        g = np.einsum(g, list(range(g.ndim)), [a for a in range(g.ndim) if a not in axes])
-    return np.reshape(g, shape)
+        return np.sum(g, axis=axes, keepdims=keepdims)
+    # summing inner axes: einsum walks memory in order, np.sum strides (3x slower)
+    total = np.einsum(g, list(range(g.ndim)), [a for a in range(g.ndim) if a not in axes])
+    if keepdims:
+        return np.reshape(total, tuple(1 if a in axes else n for a, n in enumerate(g.shape)))
+    return total
+
+
+# _unbroadcast(f1 * f2 * ..., x), each axis along which one factor alone varies summed
+# in that factor first: sum_i a * g_i = a * sum_i g_i when a does not vary along i.
+def _unbroadcast_mul(x, *factors):
+    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    shapes = [np.shape(f) for f in factors]
+    full = np.broadcast_shapes(*shapes)
+    extra = len(full) - len(shape)
+    summed = [i - len(full) for i in range(len(full))
+              if i < extra or shape[i - extra] == 1 and full[i] != 1]
+    factors = list(factors)
+    for j, s in enumerate(shapes):
+        alone = tuple(len(s) + i for i in summed if len(s) >= -i and s[i] != 1 and not any(
+            len(o) >= -i and o[i] != 1 for k, o in enumerate(shapes) if k != j))
+        if alone:
+            factors[j] = _sum_axes(np.asarray(factors[j]), alone, keepdims=True)
+    product = factors[0]
+    for f in factors[1:]:
+        product = product * f
+    return _unbroadcast(product, x)
 
 
 # as _unbroadcast, to the shape of a @ b, which need not be kept for it.
@@ -113,6 +148,18 @@ def _matmul_adjoint_rhs(dy, a, b):
     if len(sb) == 1:
         db = db[..., 0]
     return _unbroadcast(db, b)
+
+
+# _unbroadcast(_matmul_adjoint_lhs(dy, a, b), x) for an x that a is a broadcast of: the
+# rows of dy summed first where x has one row (sum_i dy_i @ b^T = (sum_i dy_i) @ b^T).
+def _matmul_adjoint_lhs_to(dy, a, b, x):
+    sa, sb, sx = np.shape(a), np.shape(b), np.shape(x)
+    if len(sa) >= 2 and sa[-2] != 1 and (len(sx) < 2 or sx[-2] == 1):
+        dy = np.asarray(_unbroadcast_matmul(dy, a, b))
+        rows = dy.ndim - (1 if len(sb) == 1 else 2)  # the axis of y that a's rows make
+        dy = _sum_axes(dy, (rows,), keepdims=True)
+        a = np.asarray(a)[..., :1, :]
+    return _unbroadcast(_matmul_adjoint_lhs(dy, a, b), x)
 
 
 # y = x[index] -> dx = zeros like x with dy added at index (repeats accumulate);
@@ -246,16 +293,14 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
     _t1 = 2 * d_inner3 * q_centered
     d_q_centered0 = _unbroadcast(_t1 * centered, _q_centered0)
-    dcentered = _unbroadcast(_q_centered0 * _t1, centered)
     dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
     dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    dcentered = dcentered + _matmul_adjoint_lhs(_t1, centered, _q_centered2)
     d_q_centered2 = _matmul_adjoint_rhs(_t1, centered, _q_centered2)
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
     dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]
-    d_centered1 = -_unbroadcast(dcentered, _centered1)
+    d_centered1 = -_unbroadcast_mul(_centered1, _q_centered0, _t1) - _matmul_adjoint_lhs_to(_t1, centered, _q_centered2, _centered1)
     dmeans = np.reshape(d_centered1, np.shape(means))
     # backward, line 30: lower = np.reshape(icf[:, d:] @ select, (k, d, d))
     d_lower1 = np.reshape(dlower, np.shape(_lower1))
@@ -363,16 +408,14 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
     _t1 = 2 * d_inner3 * q_centered
     d_q_centered0 = _unbroadcast(_t1 * centered, _q_centered0)
-    dcentered = _unbroadcast(_q_centered0 * _t1, centered)
     dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
     dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
-    dcentered = dcentered + _matmul_adjoint_lhs(_t1, centered, _q_centered2)
     d_q_centered2 = _matmul_adjoint_rhs(_t1, centered, _q_centered2)
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
     dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]
-    d_centered1 = -_unbroadcast(dcentered, _centered1)
+    d_centered1 = -_unbroadcast_mul(_centered1, _q_centered0, _t1) - _matmul_adjoint_lhs_to(_t1, centered, _q_centered2, _centered1)
     dmeans = np.reshape(d_centered1, np.shape(means))
     # backward, line 30: lower = np.reshape(icf[:, d:] @ select, (k, d, d))
     d_lower1 = np.reshape(dlower, np.shape(_lower1))

@@ -15,17 +15,31 @@ def _unbroadcast(g, x):
 
 # g summed back to `shape` over the axes broadcasting added or stretched.
 def _unbroadcast_to(g, shape):
-    if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
+    sg = g.shape if hasattr(g, "shape") else np.shape(g)
+    if sg == shape:
         return g
-    g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
-    extra = np.ndim(g) - len(shape)
+    g = g if hasattr(g, "dtype") else np.asarray(g)
+    extra = len(sg) - len(shape)
+    if extra < 0 or any(m != n and n != 1 for m, n in zip(sg[extra:], shape)):
+        g = np.broadcast_to(g, np.broadcast_shapes(sg, shape))  # smaller than shape somewhere
+        sg = g.shape
+        extra = len(sg) - len(shape)
     axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
+        extra + i for i, n in enumerate(shape) if n == 1 and sg[extra + i] != 1)
+    return _sum_axes(g, axes).reshape(shape)
+
+
+# np.sum(g, axis=axes, keepdims=keepdims) of an array g (the axes non-negative).
+def _sum_axes(g, axes, keepdims=False):
+    if not axes:
+        return g
     if axes == tuple(range(len(axes))) or g.dtype.kind not in "fc":
-        g = np.sum(g, axis=axes) if axes else g
-    else:  # summing inner axes: einsum walks memory in order, np.sum strides (3x slower)
-        g = np.einsum(g, list(range(g.ndim)), [a for a in range(g.ndim) if a not in axes])
-    return np.reshape(g, shape)
+        return np.sum(g, axis=axes, keepdims=keepdims)
+    # summing inner axes: einsum walks memory in order, np.sum strides (3x slower)
+    total = np.einsum(g, list(range(g.ndim)), [a for a in range(g.ndim) if a not in axes])
+    if keepdims:
+        return np.reshape(total, tuple(1 if a in axes else n for a, n in enumerate(g.shape)))
+    return total
 
 
 # as _unbroadcast, to the shape of a @ b, which need not be kept for it.

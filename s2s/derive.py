@@ -42,7 +42,8 @@ from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .normalize import ATTRIBUTES
 from .rules.nondiff import STACK_OPS
-from .rules.structural import HELPER_JVPS, HELPER_SHAPES, HELPER_TANGENTS, Multi, Scalar
+from .rules.structural import (HELPER_JVPS, HELPER_SHAPES, HELPER_SUMMED_TO, HELPER_TANGENTS,
+                               Multi, Scalar)
 from .simplify import common_factors, cse, in_forward_values, into_where, numbers_only
 from .simplify import _substitute as substitute
 from .symbolic import FLOATS, statement_to_sympy, symbol, to_code
@@ -195,8 +196,11 @@ class _Reverse:
         self.summed_by_helper = _read_once_beside(func.body, set(self.products), self.uses)
         self.names = NameTable(set(func.params) | set(func.constants) | HELPERS |
                                defined(func.body))
-        self.lines = []
+        self.lines = self.top_lines = []
         self.adj = {}  # var -> code holding its adjoint so far
+        # var -> the contributions its adjoint adds up so far, while each came through
+        # contribute: [(its line or None, code, reads, code summed to x's shape or None)]
+        self.terms = {}
         self.adj_name = {}  # var -> the name its adjoint is assigned to
         self.views = set()
         self.blocks = {}
@@ -416,12 +420,18 @@ class _Reverse:
 
     def set_adj(self, var, code, reads=None):
         self.adj[var] = code
+        self.terms.pop(var, None)
         self.reads_of[var] = frozenset(reads if reads is not None else code_reads(code))
 
-    def contribute(self, var, code, reads, block, lazy=False):
+    def contribute(self, var, code, reads, block, lazy=False, summed=None):
+        """Add `code` to var's adjoint.  summed(x), if given, is the code of the
+        contribution summed to the shape of x (a value var is a broadcast of) that
+        does better than _unbroadcast(code, x) (see distribute)."""
         if var not in self.active:
             return
         current = self.adj.get(var)
+        terms = None if lazy or var in self.lazy else \
+            [] if current is None else self.terms.get(var)
         self.blocks[var] = block
         if current is not None and not (lazy and var in self.lazy):
             self.lazy.discard(var)
@@ -430,9 +440,12 @@ class _Reverse:
         if current is None:
             if _NAME.fullmatch(code) or _NUMBER.fullmatch(code) or var in self.lazy:
                 self.set_adj(var, code, reads)  # a lazy scalar is written out where used
+                if terms is not None and _NAME.fullmatch(code):
+                    self.terms[var] = [(None, code, frozenset(reads), summed)]
                 return
             name = self.adjoint_name(var)
-            self.lines.append(Line((name,), code, frozenset(reads), block))
+            line = Line((name,), code, frozenset(reads), block)
+            self.lines.append(line)
             self.views.discard(name)  # the name now holds a fresh array
         else:
             name = self.adjoint_name(var)
@@ -442,11 +455,51 @@ class _Reverse:
                 total = f"{current} - {code[1:]}"
             else:
                 total = f"{current} + {code}"
-            self.lines.append(Line((name,), total,
-                                   frozenset(reads) | self.reads_of.get(var, code_reads(current)),
-                                   block))
+            line = Line((name,), total,
+                        frozenset(reads) | self.reads_of.get(var, code_reads(current)), block)
+            self.lines.append(line)
             self.views.discard(name)
         self.set_adj(var, name)
+        if terms is not None:
+            self.terms[var] = terms + [(line, code, frozenset(reads), summed)]
+
+    def distribute(self, var, x):
+        """The terms of var's adjoint, each summed to the shape of x, in place of the
+        lines that add them up, when x's adjoint is its only use and a term sums
+        better on its own (_unbroadcast_mul: sum_i a * g_i = a * sum_i g_i where a does
+        not vary along i).  None if that does not apply."""
+        terms = self.terms.get(var)
+        name = self.adj.get(var)
+        if not terms or not any(t[3] for t in terms) or self.lines is not self.top_lines \
+                or var not in self.order or self.defs.get(var) != 1:
+            return None
+        mine = {id(t[0]) for t in terms if t[0] is not None}
+        at = {id(line): i for i, line in enumerate(self.lines) if id(line) in mine}
+        if len(at) != len(mine):
+            return None
+        if any(name in _line_reads(y) or name in _line_targets(y)
+               for y in self.lines if id(y) not in mine):
+            return None  # the adjoint is read (or kept) elsewhere
+        first = min(at.values(), default=len(self.lines))
+        if any(isinstance(y, Block) for y in self.lines[first:]):
+            return None  # (a loop's header assigns names too)
+        for line, _, reads, _ in terms:
+            # the term moves down to here: nothing after it may change what it reads
+            start = first if line is None else at[id(line)]
+            if any(_line_targets(y) & reads for y in self.lines[start + 1:]
+                   if id(y) not in mine):
+                return None
+        codes, reads = [], {x}
+        for _, code, term_reads, summed in terms:
+            reads |= term_reads
+            if summed is not None:
+                codes.append(summed(x))
+            elif code.startswith("-") and _single_term(code[1:]):
+                codes.append(f"-_unbroadcast({code[1:]}, {x})")
+            else:
+                codes.append(f"_unbroadcast({code}, {x})")
+        self.lines[:] = [y for y in self.lines if id(y) not in mine]
+        return codes, reads
 
     # ---- state, for branches ----------------------------------------------------------
     def snapshot(self):
@@ -888,7 +941,13 @@ class _Reverse:
             if isinstance(a, Var):
                 lazy = isinstance(code, Scalar)
                 code = code.code if lazy else code
-                self.contribute(a.name, code, code_reads(code), block, lazy=lazy)
+                summed = None
+                if _call_name(code) in HELPER_SUMMED_TO:  # helper(...) -> helper_to(..., x)
+                    to = HELPER_SUMMED_TO[_call_name(code)]
+                    summed = lambda x, code=code, to=to: \
+                        f"{to}{code[code.index('('):-1]}, {x})"
+                self.contribute(a.name, code, code_reads(code), block, lazy=lazy,
+                                summed=summed)
 
     def apply_multi(self, s, result, block):
         """Unpack one expression into the contributions of several operands."""
@@ -985,23 +1044,41 @@ class _Reverse:
             if not expr.is_Number and numbers_only(expr):  # keep the leaf's precision
                 code = f"_like({code}, {leaf})"
                 reads = reads | {leaf}
+            coeff, rest = expr.as_coeff_Mul()
+            summed = None
+            if rest.is_Mul and not numbers_only(expr):  # summed: a factor at a time
+                factors = ", ".join(to_code(f) for f in rest.args)
+                summed = lambda x, coeff=coeff, factors=factors: _times(
+                    coeff, f"_unbroadcast_mul({x}, {factors})")
             # leaf = a @ b read here only: the adjoints of a and b take its adjoint as is
             unsummed = leaf in self.summed_by_helper and leaf not in lazy
             if not self.same_shape(leaf, root.target) and not unsummed:
                 # a number factor applies after the sum: -_unbroadcast(g, x), one pass less
-                coeff, rest = expr.as_coeff_Mul()
                 if coeff != 1 and not rest.is_Number:
                     code = to_code(rest)
                 product = self.products.get(leaf)
-                if product is not None:  # leaf = a @ b: its shape from a and b
+                spread = None
+                if rest == dsym and len(contributions) == 1 and not replacements:
+                    spread = self.distribute(root.target, leaf)
+                if spread is not None:  # dy's terms summed to the leaf one by one
+                    codes, reads = spread
+                    if coeff == -1:  # flip their signs
+                        codes = [c[1:] if c.startswith("-") else "-" + c for c in codes]
+                        coeff = 1
+                    code = codes[0] + "".join(f" - {c[1:]}" if c.startswith("-") else f" + {c}"
+                                              for c in codes[1:])
+                    if coeff != 1 and len(codes) > 1:
+                        code = f"({code})"
+                    summed = None
+                elif product is not None:  # leaf = a @ b: its shape from a and b
                     code = f"_unbroadcast_matmul({code}, {product[0]}, {product[1]})"
                     reads = reads | set(product)
                 else:
                     code = f"_unbroadcast({code}, {leaf})"
                     reads = reads | {leaf}
                 if coeff != 1 and not rest.is_Number:
-                    code = "-" + code if coeff == -1 else f"{to_code(coeff)} * {code}"
-            self.contribute(leaf, code, reads, block, lazy=leaf in lazy)
+                    code = _times(coeff, code)
+            self.contribute(leaf, code, reads, block, lazy=leaf in lazy, summed=summed)
 
 
 def _static_axis(axis):
@@ -1098,6 +1175,41 @@ def _logsumexp_shifts(body, defs, uses):
                 set(outer[0].args) == {first, Var(log.target)}:
             shifts.add(m.target)
     return shifts
+
+
+def _times(coeff, code):
+    """coeff * code, for a SymPy number coeff and code with no + or - outside brackets."""
+    if coeff == 1:
+        return code
+    return "-" + code if coeff == -1 else f"{to_code(coeff)} * {code}"
+
+
+def _call_name(code):
+    """The function code calls, if code is one call (f(...)), else None."""
+    head = re.match(r"[A-Za-z_][\w.]*\(", code)
+    if head is None:
+        return None
+    depth = 0
+    for i in range(head.end() - 1, len(code)):
+        depth += code[i] in "([{"
+        depth -= code[i] in ")]}"
+        if depth == 0:
+            return head.group()[:-1] if i == len(code) - 1 else None
+    return None
+
+
+def _line_reads(line):
+    """The names a generated line, or a block with everything in it, reads."""
+    if isinstance(line, Line):
+        return line.reads
+    return line.reads.union(*(_line_reads(y) for y in line.body + (line.orelse or [])))
+
+
+def _line_targets(line):
+    """The names a generated line, or a block with everything in it, assigns."""
+    if isinstance(line, Line):
+        return set(line.targets)
+    return set().union(*(_line_targets(y) for y in line.body + (line.orelse or [])))
 
 
 def _single_term(code):

@@ -312,7 +312,10 @@ class _Forward(_Reverse):
         texts = [_code(a) for a in x.args]
         npos = len(texts) - len(kwnames)
         terms = []
-        for i in HELPER_TANGENTS[func]:
+        positions = HELPER_TANGENTS[func]
+        if positions[-1] is ...:
+            positions = range(positions[0], npos)
+        for i in positions:
             a = x.args[i] if i < len(x.args) else None
             t = self.full_tangent(a.name) if isinstance(a, Var) else None
             if t is None:

@@ -266,13 +266,15 @@ def weighted(c):                     # y = r(x)  ->  y_dot = sum(dy/dx * x_dot) 
 # Forward-mode rules for the runtime helpers that generated reverse code calls, so
 # that forward mode differentiates s2s's own gradients (Hessians are forward over
 # reverse).  HELPER_TANGENTS[name] = (positions the helper is linear in jointly: each
-# tangent term swaps one of them for its tangent, the product rule).
+# tangent term swaps one of them for its tangent, the product rule; a last position
+# ... stands for all the arguments after the one before it).
 HELPER_TANGENTS = {
     "_unbroadcast": (0,), "_like": (0,), "_unbroadcast_to": (0,), "_unbroadcast_matmul": (0,), "_fill": (0,), "_expand": (0,), "_extremum_adjoint": (0,),
     "_getitem_adjoint": (0,), "_split_adjoint": (0,), "_diag_adjoint": (0,),
     "_trace_adjoint": (0,), "_add_tuples": (0, 1),
     "_matmul_adjoint_lhs": (0, 2), "_matmul_adjoint_rhs": (0, 1),
-    "_matmul_adjoint_lhs_sum": (0, 2), "_unbroadcast_sum": (0,),
+    "_matmul_adjoint_lhs_to": (0, 2), "_matmul_adjoint_rhs_to": (0, 1),
+    "_matmul_adjoint_lhs_sum": (0, 2), "_unbroadcast_sum": (0,), "_unbroadcast_mul": (1, ...),
     "_dot_adjoint_lhs": (0, 2), "_dot_adjoint_rhs": (0, 1),
     "_outer_adjoint_lhs": (0, 2), "_outer_adjoint_rhs": (0, 1),
     "_var_adjoint": (0, 1),
@@ -307,5 +309,11 @@ HELPER_SHAPES = {
     "_diag_adjoint": (1,), "_trace_adjoint": (1,), "_matmul_adjoint_lhs": (1,),
     "_matmul_adjoint_rhs": (2,), "_dot_adjoint_lhs": (1,), "_dot_adjoint_rhs": (2,),
     "_outer_adjoint_lhs": (1,), "_outer_adjoint_rhs": (2,), "_fill": (1, ...),
+    "_unbroadcast_mul": (0,), "_matmul_adjoint_lhs_to": (3,), "_matmul_adjoint_rhs_to": (3,),
 }
+# Adjoint helpers with a form summed to the shape of one more argument x (a value the
+# operand is a broadcast of) that does better than _unbroadcast(helper(...), x)
+# (derive.distribute).
+HELPER_SUMMED_TO = {"_matmul_adjoint_lhs": "_matmul_adjoint_lhs_to",
+                    "_matmul_adjoint_rhs": "_matmul_adjoint_rhs_to"}
 
