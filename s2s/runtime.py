@@ -215,7 +215,7 @@ def _matmul_adjoint_lhs_to(dy, a, b, x):
 # _unbroadcast(_matmul_adjoint_rhs(dy, a, b), x) for an x that b is a broadcast of: the
 # columns of dy summed first where x has one column.
 def _matmul_adjoint_rhs_to(dy, a, b, x):
-    sa, sb, sx = np.shape(a), np.shape(b), np.shape(x)
+    sb, sx = np.shape(b), np.shape(x)
     if len(sb) >= 2 and sb[-1] != 1 and (not sx or sx[-1] == 1):
         dy = np.asarray(_unbroadcast_matmul(dy, a, b))
         dy = _sum_axes(dy, (dy.ndim - 1,), keepdims=True)
