@@ -152,14 +152,39 @@ def _matmul_adjoint_rhs(dy, a, b):
 
 # _unbroadcast(_matmul_adjoint_lhs(dy, a, b), x) for an x that a is a broadcast of: the
 # rows of dy summed first where x has one row (sum_i dy_i @ b^T = (sum_i dy_i) @ b^T).
+# For matrices dy may come summed already (_sum_first).
 def _matmul_adjoint_lhs_to(dy, a, b, x):
     sa, sb, sx = np.shape(a), np.shape(b), np.shape(x)
-    if len(sa) >= 2 and sa[-2] != 1 and (len(sx) < 2 or sx[-2] == 1):
-        dy = np.asarray(_unbroadcast_matmul(dy, a, b))
-        rows = dy.ndim - (1 if len(sb) == 1 else 2)  # the axis of y that a's rows make
-        dy = _sum_axes(dy, (rows,), keepdims=True)
-        a = np.asarray(a)[..., :1, :]
-    return _unbroadcast(_matmul_adjoint_lhs(dy, a, b), x)
+    if len(sa) < 2 or len(sb) < 2 or np.ndim(dy) < 2:
+        return _unbroadcast(_matmul_adjoint_lhs(dy, a, b), x)
+    dy = np.asarray(dy)
+    if dy.shape[-1] != sb[-1]:  # dy of y broadcast along its columns
+        dy = _sum_axes(dy, (dy.ndim - 1,), keepdims=True)
+    if (len(sx) < 2 or sx[-2] == 1) and dy.shape[-2] != 1:
+        dy = _sum_axes(dy, (dy.ndim - 2,), keepdims=True)
+    return _unbroadcast(dy @ np.swapaxes(b, -1, -2), x)
+
+
+# g summed (keeping its axes) over the axes that summing to shape(x) sums and that
+# nothing g is multiplied by varies along: the `factors` of g * f, the b of the product
+# a @ b whose adjoint dy @ b^T is taken (lhs=(a, b)), the a of a^T @ dy (rhs=(a, b)).
+# The terms that take g then take this sum in its place, and the sum is taken once.
+def _sum_first(g, x, *factors, lhs=None, rhs=None):
+    g = np.asarray(g)
+    shapes = [np.shape(f) for f in factors]
+    for pair, rows in ((lhs, True), (rhs, False)):
+        if pair is not None:
+            sa, sb = np.shape(pair[0]), np.shape(pair[1])
+            if len(sa) < 2 or len(sb) < 2 or g.ndim < 2:
+                return g  # vectors: the adjoint helpers sum dy themselves
+            # what g meets in the product, in g's axes (y = a @ b)
+            shapes.append(sb[:-2] + (1, sb[-1]) if rows else sa[:-2] + (sa[-2], 1))
+    sx = np.shape(x)
+    extra = g.ndim - len(sx)
+    axes = tuple(i for i in range(g.ndim) if g.shape[i] != 1 and (
+        i < extra or sx[i - extra] == 1) and all(
+        len(s) < g.ndim - i or s[i - g.ndim] == 1 for s in shapes))
+    return _sum_axes(g, axes, keepdims=True)
 
 
 # y = x[index] -> dx = zeros like x with dy added at index (repeats accumulate);
@@ -300,7 +325,8 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
     dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]
-    d_centered1 = -_unbroadcast_mul(_centered1, _q_centered0, _t1) - _matmul_adjoint_lhs_to(_t1, centered, _q_centered2, _centered1)
+    _t2 = _sum_first(_t1, _centered1, _q_centered0, lhs=(centered, _q_centered2))
+    d_centered1 = -_unbroadcast_mul(_centered1, _q_centered0, _t2) - _matmul_adjoint_lhs_to(_t2, centered, _q_centered2, _centered1)
     dmeans = np.reshape(d_centered1, np.shape(means))
     # backward, line 30: lower = np.reshape(icf[:, d:] @ select, (k, d, d))
     d_lower1 = np.reshape(dlower, np.shape(_lower1))
@@ -415,7 +441,8 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     dlower = np.transpose(d_q_centered2, (0, 2, 1))
     dq_diags = dq_diags + np.reshape(d_q_centered0, np.shape(q_diags))
     # backward, line 31: centered = x[None, :, :] - means[:, None, :]
-    d_centered1 = -_unbroadcast_mul(_centered1, _q_centered0, _t1) - _matmul_adjoint_lhs_to(_t1, centered, _q_centered2, _centered1)
+    _t2 = _sum_first(_t1, _centered1, _q_centered0, lhs=(centered, _q_centered2))
+    d_centered1 = -_unbroadcast_mul(_centered1, _q_centered0, _t2) - _matmul_adjoint_lhs_to(_t2, centered, _q_centered2, _centered1)
     dmeans = np.reshape(d_centered1, np.shape(means))
     # backward, line 30: lower = np.reshape(icf[:, d:] @ select, (k, d, d))
     d_lower1 = np.reshape(dlower, np.shape(_lower1))

@@ -27,6 +27,7 @@ as ``ir.Line``s, and the code of each gradient.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 import re
@@ -199,7 +200,7 @@ class _Reverse:
         self.lines = self.top_lines = []
         self.adj = {}  # var -> code holding its adjoint so far
         # var -> the contributions its adjoint adds up so far, while each came through
-        # contribute: [(its line or None, code, reads, code summed to x's shape or None)]
+        # contribute: [(its line or None, code, reads, its _Summed form or None)]
         self.terms = {}
         self.adj_name = {}  # var -> the name its adjoint is assigned to
         self.views = set()
@@ -424,8 +425,8 @@ class _Reverse:
         self.reads_of[var] = frozenset(reads if reads is not None else code_reads(code))
 
     def contribute(self, var, code, reads, block, lazy=False, summed=None):
-        """Add `code` to var's adjoint.  summed(x), if given, is the code of the
-        contribution summed to the shape of x (a value var is a broadcast of) that
+        """Add `code` to var's adjoint.  `summed` (a _Summed), if given, is a form of
+        the contribution summed to the shape of a value var is a broadcast of that
         does better than _unbroadcast(code, x) (see distribute)."""
         if var not in self.active:
             return
@@ -463,11 +464,12 @@ class _Reverse:
         if terms is not None:
             self.terms[var] = terms + [(line, code, frozenset(reads), summed)]
 
-    def distribute(self, var, x):
+    def distribute(self, var, x, block):
         """The terms of var's adjoint, each summed to the shape of x, in place of the
         lines that add them up, when x's adjoint is its only use and a term sums
         better on its own (_unbroadcast_mul: sum_i a * g_i = a * sum_i g_i where a does
-        not vary along i).  None if that does not apply."""
+        not vary along i).  Terms linear in one adjoint g through a matrix product
+        take it summed once (_sum_first).  None if that does not apply."""
         terms = self.terms.get(var)
         name = self.adj.get(var)
         if not terms or not any(t[3] for t in terms) or self.lines is not self.top_lines \
@@ -489,16 +491,24 @@ class _Reverse:
             if any(_line_targets(y) & reads for y in self.lines[start + 1:]
                    if id(y) not in mine):
                 return None
-        codes, reads = [], {x}
-        for _, code, term_reads, summed in terms:
-            reads |= term_reads
-            if summed is not None:
-                codes.append(summed(x))
+        self.lines[:] = [y for y in self.lines if id(y) not in mine]
+        reads = {x}.union(*(t[2] for t in terms))
+        summed = [t[3] for t in terms if t[3] is not None]
+        g = _Summed.shared(summed)
+        gs = None
+        if g is not None:
+            gs = self.names.temp("t")
+            call = ", ".join([g, x] + [p for t in summed for p in t.partners(g)])
+            self.lines.append(Line((gs,), f"_sum_first({call})", frozenset(reads), block))
+            reads = {gs} | reads
+        codes = []
+        for _, code, _, term in terms:
+            if term is not None:
+                codes.append(term.code(x, g, gs))
             elif code.startswith("-") and _single_term(code[1:]):
                 codes.append(f"-_unbroadcast({code[1:]}, {x})")
             else:
                 codes.append(f"_unbroadcast({code}, {x})")
-        self.lines[:] = [y for y in self.lines if id(y) not in mine]
         return codes, reads
 
     # ---- state, for branches ----------------------------------------------------------
@@ -941,11 +951,10 @@ class _Reverse:
             if isinstance(a, Var):
                 lazy = isinstance(code, Scalar)
                 code = code.code if lazy else code
+                call = _call_parts(code)
                 summed = None
-                if _call_name(code) in HELPER_SUMMED_TO:  # helper(...) -> helper_to(..., x)
-                    to = HELPER_SUMMED_TO[_call_name(code)]
-                    summed = lambda x, code=code, to=to: \
-                        f"{to}{code[code.index('('):-1]}, {x})"
+                if call is not None and call[0] in HELPER_SUMMED_TO:
+                    summed = _Summed(HELPER_SUMMED_TO[call[0]], call[1])
                 self.contribute(a.name, code, code_reads(code), block, lazy=lazy,
                                 summed=summed)
 
@@ -1047,9 +1056,7 @@ class _Reverse:
             coeff, rest = expr.as_coeff_Mul()
             summed = None
             if rest.is_Mul and not numbers_only(expr):  # summed: a factor at a time
-                factors = ", ".join(to_code(f) for f in rest.args)
-                summed = lambda x, coeff=coeff, factors=factors: _times(
-                    coeff, f"_unbroadcast_mul({x}, {factors})")
+                summed = _Summed("_unbroadcast_mul", [to_code(f) for f in rest.args], coeff)
             # leaf = a @ b read here only: the adjoints of a and b take its adjoint as is
             unsummed = leaf in self.summed_by_helper and leaf not in lazy
             if not self.same_shape(leaf, root.target) and not unsummed:
@@ -1059,7 +1066,7 @@ class _Reverse:
                 product = self.products.get(leaf)
                 spread = None
                 if rest == dsym and len(contributions) == 1 and not replacements:
-                    spread = self.distribute(root.target, leaf)
+                    spread = self.distribute(root.target, leaf, block)
                 if spread is not None:  # dy's terms summed to the leaf one by one
                     codes, reads = spread
                     if coeff == -1:  # flip their signs
@@ -1184,18 +1191,56 @@ def _times(coeff, code):
     return "-" + code if coeff == -1 else f"{to_code(coeff)} * {code}"
 
 
-def _call_name(code):
-    """The function code calls, if code is one call (f(...)), else None."""
-    head = re.match(r"[A-Za-z_][\w.]*\(", code)
-    if head is None:
+def _call_parts(code):
+    """(function name, [argument code]) if code is one call f(a, b) of a plain name
+    with positional arguments, else None."""
+    try:
+        call = ast.parse(code, mode="eval").body
+    except SyntaxError:
         return None
-    depth = 0
-    for i in range(head.end() - 1, len(code)):
-        depth += code[i] in "([{"
-        depth -= code[i] in ")]}"
-        if depth == 0:
-            return head.group()[:-1] if i == len(code) - 1 else None
-    return None
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or \
+            call.keywords or any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    return call.func.id, [ast.get_source_segment(code, a) for a in call.args]
+
+
+@dataclass
+class _Summed:
+    """A contribution with a form summed to the shape of a value x better than
+    _unbroadcast of it: coeff * _unbroadcast_mul(x, *args) (args: the factors of a
+    product), or helper(*args, x) for a HELPER_SUMMED_TO helper (args[0]: the adjoint
+    it takes, args[1:]: the product's operands)."""
+    helper: str
+    args: list
+    coeff: object = 1
+
+    def linear_in(self):
+        """The names the term is linear in (a factor, or the adjoint a helper takes)."""
+        args = self.args if self.helper == "_unbroadcast_mul" else self.args[:1]
+        return {a for a in args if _NAME.fullmatch(a) and self.args.count(a) == 1}
+
+    def partners(self, g):
+        """What g meets in the term, as _sum_first's arguments."""
+        if self.helper == "_unbroadcast_mul":
+            return [a for a in self.args if a != g]
+        side = "lhs" if self.helper == "_matmul_adjoint_lhs_to" else "rhs"
+        return [f"{side}=({self.args[1]}, {self.args[2]})"]
+
+    def code(self, x, g=None, gs=None):
+        args = [gs if a == g and gs is not None else a for a in self.args]
+        if self.helper == "_unbroadcast_mul":
+            return _times(self.coeff, f"_unbroadcast_mul({x}, {', '.join(args)})")
+        return f"{self.helper}({', '.join(args + [x])})"
+
+    @staticmethod
+    def shared(terms):
+        """The one name all terms are linear in, if a matrix product is among them (at
+        most one of each side) and there are two terms or more: else None."""
+        sides = [t.helper for t in terms if t.helper != "_unbroadcast_mul"]
+        if len(terms) < 2 or not sides or len(set(sides)) != len(sides):
+            return None
+        common = set.intersection(*(t.linear_in() for t in terms))
+        return min(common) if len(common) == 1 else None
 
 
 def _line_reads(line):

@@ -202,25 +202,54 @@ def _matmul_adjoint_rhs(dy, a, b):
 
 # _unbroadcast(_matmul_adjoint_lhs(dy, a, b), x) for an x that a is a broadcast of: the
 # rows of dy summed first where x has one row (sum_i dy_i @ b^T = (sum_i dy_i) @ b^T).
+# For matrices dy may come summed already (_sum_first).
 def _matmul_adjoint_lhs_to(dy, a, b, x):
     sa, sb, sx = np.shape(a), np.shape(b), np.shape(x)
-    if len(sa) >= 2 and sa[-2] != 1 and (len(sx) < 2 or sx[-2] == 1):
-        dy = np.asarray(_unbroadcast_matmul(dy, a, b))
-        rows = dy.ndim - (1 if len(sb) == 1 else 2)  # the axis of y that a's rows make
-        dy = _sum_axes(dy, (rows,), keepdims=True)
-        a = np.asarray(a)[..., :1, :]
-    return _unbroadcast(_matmul_adjoint_lhs(dy, a, b), x)
+    if len(sa) < 2 or len(sb) < 2 or np.ndim(dy) < 2:
+        return _unbroadcast(_matmul_adjoint_lhs(dy, a, b), x)
+    dy = np.asarray(dy)
+    if dy.shape[-1] != sb[-1]:  # dy of y broadcast along its columns
+        dy = _sum_axes(dy, (dy.ndim - 1,), keepdims=True)
+    if (len(sx) < 2 or sx[-2] == 1) and dy.shape[-2] != 1:
+        dy = _sum_axes(dy, (dy.ndim - 2,), keepdims=True)
+    return _unbroadcast(dy @ np.swapaxes(b, -1, -2), x)
 
 
 # _unbroadcast(_matmul_adjoint_rhs(dy, a, b), x) for an x that b is a broadcast of: the
-# columns of dy summed first where x has one column.
+# columns of dy summed first where x has one column.  For matrices dy may come summed
+# already (_sum_first).
 def _matmul_adjoint_rhs_to(dy, a, b, x):
-    sb, sx = np.shape(b), np.shape(x)
-    if len(sb) >= 2 and sb[-1] != 1 and (not sx or sx[-1] == 1):
-        dy = np.asarray(_unbroadcast_matmul(dy, a, b))
+    sa, sb, sx = np.shape(a), np.shape(b), np.shape(x)
+    if len(sa) < 2 or len(sb) < 2 or np.ndim(dy) < 2:
+        return _unbroadcast(_matmul_adjoint_rhs(dy, a, b), x)
+    dy = np.asarray(dy)
+    if dy.shape[-2] != sa[-2]:  # dy of y broadcast along its rows
+        dy = _sum_axes(dy, (dy.ndim - 2,), keepdims=True)
+    if (not sx or sx[-1] == 1) and dy.shape[-1] != 1:
         dy = _sum_axes(dy, (dy.ndim - 1,), keepdims=True)
-        b = np.asarray(b)[..., :1]
-    return _unbroadcast(_matmul_adjoint_rhs(dy, a, b), x)
+    return _unbroadcast(np.swapaxes(a, -1, -2) @ dy, x)
+
+
+# g summed (keeping its axes) over the axes that summing to shape(x) sums and that
+# nothing g is multiplied by varies along: the `factors` of g * f, the b of the product
+# a @ b whose adjoint dy @ b^T is taken (lhs=(a, b)), the a of a^T @ dy (rhs=(a, b)).
+# The terms that take g then take this sum in its place, and the sum is taken once.
+def _sum_first(g, x, *factors, lhs=None, rhs=None):
+    g = np.asarray(g)
+    shapes = [np.shape(f) for f in factors]
+    for pair, rows in ((lhs, True), (rhs, False)):
+        if pair is not None:
+            sa, sb = np.shape(pair[0]), np.shape(pair[1])
+            if len(sa) < 2 or len(sb) < 2 or g.ndim < 2:
+                return g  # vectors: the adjoint helpers sum dy themselves
+            # what g meets in the product, in g's axes (y = a @ b)
+            shapes.append(sb[:-2] + (1, sb[-1]) if rows else sa[:-2] + (sa[-2], 1))
+    sx = np.shape(x)
+    extra = g.ndim - len(sx)
+    axes = tuple(i for i in range(g.ndim) if g.shape[i] != 1 and (
+        i < extra or sx[i - extra] == 1) and all(
+        len(s) < g.ndim - i or s[i - g.ndim] == 1 for s in shapes))
+    return _sum_axes(g, axes, keepdims=True)
 
 
 # the sum of _matmul_adjoint_lhs(dy, a, b) over saved (dy, b) pairs: one product of

@@ -10,7 +10,7 @@ import pytest
 import s2s
 from gradcheck import check_grads, load
 from s2s.runtime import (_matmul_adjoint_lhs, _matmul_adjoint_lhs_to, _matmul_adjoint_rhs,
-                         _matmul_adjoint_rhs_to, _unbroadcast, _unbroadcast_mul)
+                         _matmul_adjoint_rhs_to, _sum_first, _unbroadcast, _unbroadcast_mul)
 
 rng = np.random.default_rng(31)
 
@@ -67,6 +67,44 @@ def test_matmul_adjoints_summed_to_a_broadcast(side, shapes):
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
+# (g's shape, x's shape, a factor's shape, side, a's shape, b's shape): g is the adjoint
+# of y = a @ b and of the product f * (what x broadcasts to); x is what a (lhs) or b
+# (rhs) is a broadcast of
+SHARED = [
+    ((5, 7, 3), (5, 1, 3), (5, 1, 3), "lhs", (5, 7, 3), (5, 3, 3)),   # the GMM's
+    ((5, 7, 3), (1, 7, 3), (1, 1, 3), "lhs", (5, 7, 3), (5, 3, 3)),   # b varies along x's 1
+    ((5, 7, 3), (1, 1, 3), (1, 1, 3), "lhs", (5, 7, 3), (3, 3)),      # summed over both
+    ((5, 7, 3), (5, 7, 1), (5, 7, 1), "lhs", (5, 7, 3), (5, 3, 3)),   # the contracted axis
+    ((5, 3, 7), (5, 3, 1), (5, 1, 7), "rhs", (5, 3, 3), (5, 3, 7)),   # columns
+    ((5, 3, 7), (5, 3, 1), (5, 3, 1), "rhs", (5, 3, 3), (5, 3, 7)),
+    ((7, 3), (1, 3), (3,), "lhs", (7, 3), (3, 3)),
+]
+
+
+@pytest.mark.parametrize("g_shape, x_shape, f_shape, side, a_shape, b_shape", SHARED)
+def test_sum_first_then_the_terms(g_shape, x_shape, f_shape, side, a_shape, b_shape):
+    g, x, f, a, b = (rng.standard_normal(s) for s in
+                     (g_shape, x_shape, f_shape, a_shape, b_shape))
+    plain, summed = ((_matmul_adjoint_lhs, _matmul_adjoint_lhs_to) if side == "lhs" else
+                     (_matmul_adjoint_rhs, _matmul_adjoint_rhs_to))
+    expected = _unbroadcast(f * g, x) + _unbroadcast(plain(g, a, b), x)
+    gs = _sum_first(g, x, f, **{side: (a, b)})
+    got = _unbroadcast_mul(x, f, gs) + summed(gs, a, b, x)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("a_shape, b_shape, x_shape", [((7, 3), (3,), (1, 3)),
+                                                     ((3,), (3, 4), (3,)),
+                                                     ((5, 7, 3), (3,), (5, 1, 3))])
+def test_sum_first_with_a_vector_operand(a_shape, b_shape, x_shape):
+    a, b, x = (rng.standard_normal(s) for s in (a_shape, b_shape, x_shape))
+    g = rng.standard_normal(np.shape(a @ b))
+    gs = _sum_first(g, x, lhs=(a, b))  # a vector's axes do not line up: left to the helper
+    np.testing.assert_allclose(_matmul_adjoint_lhs_to(gs, a, b, x),
+                               _unbroadcast(_matmul_adjoint_lhs(g, a, b), x), rtol=1e-12)
+
+
 SOURCE = """
     def gmm_like(means, scale, lower, x):
         centered = x[None, :, :] - means[:, None, :]
@@ -95,6 +133,7 @@ def test_gmm_like_sums_over_the_data_first(tmp_path):
     # the adjoint of the centered data is never formed: its terms are summed over the
     # data points one by one, before the products
     assert "_unbroadcast_mul(" in g.source and "_matmul_adjoint_lhs_to(" in g.source
+    assert "_sum_first(dq, _centered1, _q0, lhs=(centered, _q2))" in g.source
     assert "dcentered" not in g.source
     for point in (_problem(), _problem(k=1, n=1, d=1), _problem(k=4, n=9, d=3)):
         check_grads(f, point, wrt=(0, 1, 2))

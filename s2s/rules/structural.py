@@ -273,7 +273,7 @@ HELPER_TANGENTS = {
     "_getitem_adjoint": (0,), "_split_adjoint": (0,), "_diag_adjoint": (0,),
     "_trace_adjoint": (0,), "_add_tuples": (0, 1),
     "_matmul_adjoint_lhs": (0, 2), "_matmul_adjoint_rhs": (0, 1),
-    "_matmul_adjoint_lhs_to": (0, 2), "_matmul_adjoint_rhs_to": (0, 1),
+    "_matmul_adjoint_lhs_to": (0, 2), "_matmul_adjoint_rhs_to": (0, 1), "_sum_first": (0,),
     "_matmul_adjoint_lhs_sum": (0, 2), "_unbroadcast_sum": (0,), "_unbroadcast_mul": (1, ...),
     "_dot_adjoint_lhs": (0, 2), "_dot_adjoint_rhs": (0, 1),
     "_outer_adjoint_lhs": (0, 2), "_outer_adjoint_rhs": (0, 1),
