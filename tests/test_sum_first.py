@@ -115,6 +115,16 @@ SOURCE = """
         centered = means[:, :, None] - x[None, :, :]
         return np.sum(np.sin(lower @ centered))
 
+    def standardize(x, mu, gamma):
+        c = x - mu[None, :]
+        v = np.mean(c ** 2, axis=0)
+        z = c / np.sqrt(v + 1e-3)
+        return np.sum(np.tanh(gamma * z) * x)
+
+    def vector_product(mu, w, x):
+        c = x - mu
+        return np.sum(np.exp(-c ** 2) * w) + np.sum(c @ w)
+
     def three_factors(w, u, v, m, x):
         c = x - v[None, :]
         q = w[:, None] * c * u[None, :] + c @ m
@@ -170,6 +180,20 @@ def test_three_factors_and_edge_points(tmp_path):
         check_grads(f, point(scale), wrt=(0, 1, 2, 3))
     w, u, v, m, x = point(1.0)
     check_grads(f, (np.zeros(n), -np.abs(u), v, m, x), wrt=(0, 1, 2, 3))
+
+
+def test_standardized_data_and_a_vector_product(tmp_path):
+    f = load(tmp_path, SOURCE, "standardize")
+    g = s2s.grad(f, wrt=(1, 2))
+    assert g.source.count("_unbroadcast_mul(_c0, ") == 2  # both terms of dc summed first
+    for scale in (1e-3, 1.0, 1e3):
+        check_grads(f, (rng.standard_normal((6, 3)) * scale, rng.standard_normal(3) * scale,
+                        rng.standard_normal(3)), wrt=(1, 2), atol=1e-6)  # f ~ 1e4: rounding
+    f = load(tmp_path, SOURCE, "vector_product")
+    g = s2s.grad(f)
+    assert "_matmul_adjoint_lhs_to(" in g.source  # c @ w with w a vector
+    for mu in (rng.standard_normal(4), np.zeros(4), -np.ones(4)):
+        check_grads(f, (mu, rng.standard_normal(4), rng.standard_normal((5, 4))))
 
 
 def _differences_of_the_gradient(f, args, wrt, eps=1e-5):
