@@ -224,3 +224,54 @@ def test_second_order_through_the_summed_helpers(tmp_path, name, wrt):
     v = rng.standard_normal(np.shape(args[wrt]))
     np.testing.assert_allclose(s2s.hvp(f, wrt=wrt)(*args, v),
                                np.tensordot(H, v, axes=v.ndim), rtol=1e-9, atol=1e-10)
+
+
+def _random_program(seed):
+    """c = data minus a broadcast parameter m, used by 2-3 terms (products with
+    broadcasting factors, c @ M, M @ c, a nonlinear term), then a scalar loss."""
+    r = np.random.default_rng(seed)
+    batched = r.random() < 0.5
+    k, n, d = 2, 4, 3
+    full = (k, n, d) if batched else (n, d)
+    m_index = r.choice(["[:, None, :]", "[None, :, :]", "[:, :, None]"] if batched else
+                       ["[None, :]", "", "[:, None]"])
+    m_shape = {"[:, None, :]": (k, d), "[None, :, :]": (n, d), "[:, :, None]": (k, n),
+               "[None, :]": (d,), "": (d,), "[:, None]": (n,)}[m_index]
+    terms, shapes = [], {"m": m_shape, "data": full}
+    for i in range(r.integers(2, 4)):
+        kind = r.choice(["factor", "lhs", "rhs", "nonlinear"])
+        if kind == "factor":
+            shape = tuple(s if r.random() < 0.5 else 1 for s in full)
+            shapes[f"f{i}"] = shape
+            terms.append(f"f{i} * c")
+        elif kind == "lhs":
+            shapes[f"w{i}"] = (k, d, d) if batched and r.random() < 0.5 else (d, d)
+            terms.append(f"c @ w{i}")
+        elif kind == "rhs":
+            shapes[f"w{i}"] = (n, n)
+            terms.append(f"w{i} @ c")
+        else:
+            terms.append("np.sin(c)")
+    sign = r.choice(["-", "+"])
+    loss = r.choice(["np.sum(np.tanh(q) * data)", "np.sum(np.log1p(q ** 2))"])
+    params = list(shapes)
+    source = f"""
+    def f({", ".join(params)}):
+        c = data {sign} m{m_index}
+        q = {" + ".join(terms)}
+        return {loss}
+    """
+    args = [r.standard_normal(shapes[p]) for p in params]
+    return source, params, args
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_programs_around_a_broadcast_difference(tmp_path, seed):
+    source, params, args = _random_program(seed)
+    f = load(tmp_path, source)
+    wrt = tuple(i for i, p in enumerate(params) if p != "data")
+    check_grads(f, args, wrt=wrt, seed=seed)
+    check_grads(f, args, wrt=tuple(range(len(params))), seed=seed)  # data active: dc kept
+    m = params.index("m")
+    np.testing.assert_allclose(s2s.hessian(f, wrt=m)(*args),
+                               _differences_of_the_gradient(f, args, m), rtol=1e-5, atol=1e-6)
