@@ -599,8 +599,10 @@ class _Reverse:
                 code = f"np.zeros_like({w})"
             elif _NUMBER.fullmatch(code) and self.float_path:
                 code = repr(float(code))
-            elif _NUMBER.fullmatch(code) or w in self.lazy:
+            elif _NUMBER.fullmatch(code):
                 code = f"np.zeros_like({w}) + {code}"
+            elif w in self.lazy:  # (float64 weights, np.where(c, 1, 0.5), must not widen float32)
+                code = f"_like(np.zeros_like({w}) + {code}, {w})"
             elif code in self.views:  # a broadcast view: the caller gets its own array
                 code = f"np.array({code})" if self.float_path else \
                     f"_like(np.array({code}), {w})"

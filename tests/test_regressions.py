@@ -709,3 +709,22 @@ def test_float_path_of_a_formula_with_branches_and_array_constants(tmp_path):
     assert "is float" not in s2s.grad(g).source.split("def g_grad(")[1]  # WA is an array
     with pytest.raises(ValueError, match="returned an array"):
         s2s.grad(g)(1.5)
+
+
+def test_a_reduced_argument_in_a_loop_keeps_float32(tmp_path):
+    # fuzz seeds 9458, 9471, 9553: the adjoint of y stands for a broadcast of the
+    # adjoint of np.sum(y), which float64 branch weights (0.5 at the clip's kink) widened
+    f = load(tmp_path, """
+        def f(x, y):
+            y = np.sum(y)
+            v1 = x
+            for i in range(1, 5):
+                v1 = y
+                v1 = v1 + np.clip(v1, 0.5, 1.0)
+            return np.sum(v1 * x)
+    """)
+    x = np.ones((3, 2), np.float32)
+    for y, slope in ((np.full((1, 3), 0.1, np.float32), 6.0), (np.full((1, 3), 0.25, np.float32), 12.0)):
+        g = s2s.grad(f, wrt=1)(x, y)
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, np.full((1, 3), slope))
