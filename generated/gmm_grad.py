@@ -236,10 +236,10 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     # line 24: k = alphas.shape[0]
     k = alphas.shape[0]
     # line 25: q_diags = np.exp(icf[:, :d])
-    q_diags = np.exp(icf[:, :d])
+    _q_diags0 = icf[:, :d]
+    q_diags = np.exp(_q_diags0)
     # line 26: sum_qs = np.sum(icf[:, :d], axis=1)
-    _sum_qs0 = icf[:, :d]
-    sum_qs = np.sum(_sum_qs0, axis=1)
+    sum_qs = np.sum(_q_diags0, axis=1)
     # line 28: cols, rows = np.triu_indices(d, 1)
     _cols0 = np.triu_indices(d, 1)
     cols = _cols0[0]
@@ -279,8 +279,7 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     dof = d + wishart_m + 1
     # line 39: prior = np.sum(0.5 * wishart_gamma ** 2 * (np.sum(q_diags ** 2, axis=1) + np.sum(icf[...
     _prior3 = np.sum(q_diags ** 2, axis=1)
-    _prior4 = icf[:, d:]
-    _prior6 = np.sum(_prior4 ** 2, axis=1)
+    _prior6 = np.sum(_lower0 ** 2, axis=1)
     prior = np.sum(0.5 * wishart_gamma ** 2 * (_prior3 + _prior6) - wishart_m * sum_qs)
     # line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
     _prior_constant7 = log_gamma_distrib(0.5 * dof, d)
@@ -293,14 +292,13 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     dlog_alphas = -_unbroadcast(n, log_alphas)
     dprior = _unbroadcast(1, prior)
     # backward, line 39: prior = np.sum(0.5 * wishart_gamma ** 2 * (np.sum(q_diags ** 2, axis=1) + np.sum(icf[...
-    d_prior10 = _fill(dprior, wishart_gamma, wishart_m, sum_qs, _prior3, _prior6)
+    d_prior10 = _fill(dprior, wishart_gamma, wishart_m, sum_qs, _prior6)
     _t0 = d_prior10 * wishart_gamma**2 / 2
     d_prior3 = _unbroadcast(_t0, _prior3)
     d_prior6 = _unbroadcast(_t0, _prior6)
     dsum_qs = -_unbroadcast(d_prior10 * wishart_m, sum_qs)
     d_prior5 = np.expand_dims(d_prior6, 1)
-    d_prior4 = 2 * _prior4 * d_prior5
-    dicf = _getitem_adjoint(d_prior4, icf, np.s_[:, d:])
+    d_lower0 = 2 * _lower0 * d_prior5
     d_prior2 = np.expand_dims(d_prior3, 1)
     dq_diags = 2 * d_prior2 * q_diags
     # backward, line 37: log_alphas = top_alpha + np.log(np.sum(np.exp(alphas - top_alpha)))
@@ -330,13 +328,10 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     dmeans = np.reshape(d_centered1, np.shape(means))
     # backward, line 30: lower = np.reshape(icf[:, d:] @ select, (k, d, d))
     d_lower1 = np.reshape(dlower, np.shape(_lower1))
-    d_lower0 = _matmul_adjoint_lhs(d_lower1, _lower0, select)
-    dicf = dicf + _getitem_adjoint(d_lower0, icf, np.s_[:, d:])
-    # backward, line 26: sum_qs = np.sum(icf[:, :d], axis=1)
-    d_sum_qs0 = _fill(np.expand_dims(dsum_qs, 1), _sum_qs0)
-    dicf = dicf + _getitem_adjoint(d_sum_qs0, icf, np.s_[:, :d])
+    d_lower0 = d_lower0 + _matmul_adjoint_lhs(d_lower1, _lower0, select)
+    dicf = _getitem_adjoint(d_lower0, icf, np.s_[:, d:])
     # backward, line 25: q_diags = np.exp(icf[:, :d])
-    d_q_diags0 = dq_diags * q_diags
+    d_q_diags0 = np.expand_dims(dsum_qs, 1) + dq_diags * q_diags
     dicf = dicf + _getitem_adjoint(d_q_diags0, icf, np.s_[:, :d])
     return _like(dalphas, alphas), _like(dmeans, means), _like(dicf, icf)
 
@@ -350,10 +345,10 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     # line 24: k = alphas.shape[0]
     k = alphas.shape[0]
     # line 25: q_diags = np.exp(icf[:, :d])
-    q_diags = np.exp(icf[:, :d])
+    _q_diags0 = icf[:, :d]
+    q_diags = np.exp(_q_diags0)
     # line 26: sum_qs = np.sum(icf[:, :d], axis=1)
-    _sum_qs0 = icf[:, :d]
-    sum_qs = np.sum(_sum_qs0, axis=1)
+    sum_qs = np.sum(_q_diags0, axis=1)
     # line 28: cols, rows = np.triu_indices(d, 1)
     _cols0 = np.triu_indices(d, 1)
     cols = _cols0[0]
@@ -393,8 +388,7 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     dof = d + wishart_m + 1
     # line 39: prior = np.sum(0.5 * wishart_gamma ** 2 * (np.sum(q_diags ** 2, axis=1) + np.sum(icf[...
     _prior3 = np.sum(q_diags ** 2, axis=1)
-    _prior4 = icf[:, d:]
-    _prior6 = np.sum(_prior4 ** 2, axis=1)
+    _prior6 = np.sum(_lower0 ** 2, axis=1)
     prior = np.sum(0.5 * wishart_gamma ** 2 * (_prior3 + _prior6) - wishart_m * sum_qs)
     # line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
     _prior_constant7 = log_gamma_distrib(0.5 * dof, d)
@@ -409,14 +403,13 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     dlog_alphas = -_unbroadcast(n, log_alphas)
     dprior = _unbroadcast(1, prior)
     # backward, line 39: prior = np.sum(0.5 * wishart_gamma ** 2 * (np.sum(q_diags ** 2, axis=1) + np.sum(icf[...
-    d_prior10 = _fill(dprior, wishart_gamma, wishart_m, sum_qs, _prior3, _prior6)
+    d_prior10 = _fill(dprior, wishart_gamma, wishart_m, sum_qs, _prior6)
     _t0 = d_prior10 * wishart_gamma**2 / 2
     d_prior3 = _unbroadcast(_t0, _prior3)
     d_prior6 = _unbroadcast(_t0, _prior6)
     dsum_qs = -_unbroadcast(d_prior10 * wishart_m, sum_qs)
     d_prior5 = np.expand_dims(d_prior6, 1)
-    d_prior4 = 2 * _prior4 * d_prior5
-    dicf = _getitem_adjoint(d_prior4, icf, np.s_[:, d:])
+    d_lower0 = 2 * _lower0 * d_prior5
     d_prior2 = np.expand_dims(d_prior3, 1)
     dq_diags = 2 * d_prior2 * q_diags
     # backward, line 37: log_alphas = top_alpha + np.log(np.sum(np.exp(alphas - top_alpha)))
@@ -446,12 +439,9 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     dmeans = np.reshape(d_centered1, np.shape(means))
     # backward, line 30: lower = np.reshape(icf[:, d:] @ select, (k, d, d))
     d_lower1 = np.reshape(dlower, np.shape(_lower1))
-    d_lower0 = _matmul_adjoint_lhs(d_lower1, _lower0, select)
-    dicf = dicf + _getitem_adjoint(d_lower0, icf, np.s_[:, d:])
-    # backward, line 26: sum_qs = np.sum(icf[:, :d], axis=1)
-    d_sum_qs0 = _fill(np.expand_dims(dsum_qs, 1), _sum_qs0)
-    dicf = dicf + _getitem_adjoint(d_sum_qs0, icf, np.s_[:, :d])
+    d_lower0 = d_lower0 + _matmul_adjoint_lhs(d_lower1, _lower0, select)
+    dicf = _getitem_adjoint(d_lower0, icf, np.s_[:, d:])
     # backward, line 25: q_diags = np.exp(icf[:, :d])
-    d_q_diags0 = dq_diags * q_diags
+    d_q_diags0 = np.expand_dims(dsum_qs, 1) + dq_diags * q_diags
     dicf = dicf + _getitem_adjoint(d_q_diags0, icf, np.s_[:, :d])
     return _out12, (_like(dalphas, alphas), _like(dmeans, means), _like(dicf, icf))

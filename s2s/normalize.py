@@ -219,6 +219,7 @@ class _Normalizer:
                                         if isinstance(arg.annotation, ast.Name)
                                         and arg.annotation.id in ("float", "int")))
         coalesce_loops(ir)
+        share_repeats(ir)
         return ir
 
     # ---- blocks and control flow -------------------------------------------------------
@@ -1092,6 +1093,73 @@ def coalesce_loops(func):
         renames[k] = v
     if renames:
         func.body = rename_all(func.body, renames)
+
+
+def share_repeats(func):
+    """Compute a repeated operation once: a temporary `_t = op(args)` equal to an
+    earlier statement of the same block (same op, operands and static parameters,
+    none of them assigned in between) reads the earlier value instead (`x[i]` written
+    twice in one expression, `icf[:, :d]` in two).  Only ops without effects: array
+    structure and metadata (kinds "structural" and "nondiff"), not calls of functions."""
+    from .ir import Loop, reads, walk
+    from .rules import kind_of
+    from .rules.nondiff import EFFECTS, STACK_OPS
+    count = {}
+    merged = set()
+    for x in walk(func.body):
+        if isinstance(x, Assign):
+            count[x.target] = count.get(x.target, 0) + 1
+        elif isinstance(x, If):
+            merged.update(p.target for p in x.phis)
+        elif isinstance(x, Loop):
+            merged.update(c.name for c in x.carried)
+            merged.add(x.index)
+
+    def single(name):
+        return count.get(name) == 1 and name not in merged
+
+    def shareable(x):
+        return kind_of(x) in ("structural", "nondiff") and x.op not in STACK_OPS and \
+            x.param("func") not in EFFECTS and all(_plain(v) for _, v in x.params) and \
+            all(isinstance(a, Var) or _plain(a.value) for a in x.args)
+    renames = {}
+
+    def visit(stmts):
+        seen = {}  # repr((op, args, params)) -> (the name holding it, the names it reads)
+        kept = []
+        for x in stmts:
+            if isinstance(x, Assign):
+                x = rename_all([x], renames)[0]
+                key = repr((x.op, x.args, x.params)) if shareable(x) else None
+                first = seen.get(key, (None,))[0] if key is not None else None
+                if first is not None and x.target.startswith("_") and single(x.target):
+                    renames[x.target] = first
+                    continue
+                changed = {x.target}
+            elif isinstance(x, (If, Loop)):
+                for body in ([x.body, x.orelse] if isinstance(x, If) else [x.test, x.body]):
+                    visit(body)
+                changed = {y.target for y in walk([x]) if isinstance(y, Assign)} | merged
+                key = None
+            else:
+                changed, key = set(), None
+            seen = {k: (t, r) for k, (t, r) in seen.items() if t not in changed and not changed & r}
+            if key is not None and single(x.target):
+                seen.setdefault(key, (x.target, set(reads(x))))
+            kept.append(x)
+        stmts[:] = kept
+    visit(func.body)
+    if renames:
+        func.body = rename_all(func.body, renames)
+
+
+def _plain(value):
+    """Whether a static parameter compares by value (no arrays, whose == is elementwise)."""
+    if isinstance(value, (tuple, list)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, slice):
+        return all(_plain(v) for v in (value.start, value.stop, value.step))
+    return value is None or value is Ellipsis or isinstance(value, (bool, int, float, str, Var))
 
 
 def _attribute_path(node):

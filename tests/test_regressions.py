@@ -728,3 +728,44 @@ def test_a_reduced_argument_in_a_loop_keeps_float32(tmp_path):
         g = s2s.grad(f, wrt=1)(x, y)
         assert g.dtype == np.float32
         np.testing.assert_allclose(g, np.full((1, 3), slope))
+
+
+def test_a_repeated_index_is_read_once_and_never_across_a_change(tmp_path):
+    f = load(tmp_path, """
+        def twice(x):
+            out = 0.0
+            for i in range(x.shape[0] - 1):
+                out = out + (1.0 - x[i]) ** 2 + 100.0 * (x[i + 1] - x[i] ** 2) ** 2
+            return out
+
+        def across_a_loop(v):
+            a = v[0] * 1.0
+            for i in range(2):
+                v = v * 2
+            return a + v[0] + v[1:] @ v[1:]
+
+        def across_a_branch(v):
+            a = np.sum(v[1:])
+            if a > 0:
+                v = v * 3
+            return a + np.sum(v[1:])
+
+        def named(x):
+            a = x[0]
+            b = x[0]
+            return a * b
+    """, "twice")
+    g = s2s.grad(f)
+    forward = g.source.split("def twice_grad(")[1].split("# backward")[0]
+    assert forward.count(" = x[i]\n") == 1  # (the comment quotes the line: x[i] twice)
+    x = np.array([0.3, -1.2, 0.8, 1.5])
+    check_grads(f, (x,))
+    check_grads(f, (np.zeros(4),))
+    env = f.__globals__
+    v = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(s2s.grad(env["across_a_loop"])(v), [5.0, -32.0, 64.0])
+    np.testing.assert_allclose(s2s.grad(env["across_a_branch"])(v), [0.0, 4.0, 4.0])
+    np.testing.assert_allclose(s2s.grad(env["across_a_branch"])(-v), [0.0, 2.0, 2.0])
+    g = s2s.grad(env["named"])
+    assert "b = x[0]" in g.source  # the user's names stay
+    np.testing.assert_allclose(g(v), [1.0, 0.0, 0.0])
