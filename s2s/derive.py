@@ -38,7 +38,7 @@ import sympy as sp
 from . import runtime
 from .errors import InternalError, NoRuleError, UnsupportedSyntaxError
 from .ir import (Assign, Block, Const, Function, If, Line, Loop, Return, Var, blocks,
-                 defined, operand_reads, static_code, static_vars, walk)
+                 defined, operand_reads, reads, static_code, static_vars, walk)
 from .names import NameTable
 from .rules import ADJOINTS, ELEMENTWISE, NONDIFF, kind_of
 from .normalize import ATTRIBUTES
@@ -485,10 +485,10 @@ class _Reverse:
         first = min(at.values(), default=len(self.lines))
         if any(isinstance(y, Block) for y in self.lines[first:]):
             return None  # (a loop's header assigns names too)
-        for line, _, reads, _ in terms:
+        for line, _, term_reads, _ in terms:
             # the term moves down to here: nothing after it may change what it reads
             start = first if line is None else at[id(line)]
-            if any(_line_targets(y) & reads for y in self.lines[start + 1:]
+            if any(_line_targets(y) & term_reads for y in self.lines[start + 1:]
                    if id(y) not in mine):
                 return None
         self.lines[:] = [y for y in self.lines if id(y) not in mine]
@@ -840,8 +840,11 @@ class _Reverse:
         carried = [c for c in loop.carried if c.name in self.active]
         for c in carried:
             self.sync(c.name, block)
+        start = len(self.lines)
         for v in outer:
             self.sync(v, block)
+        zeros = {line.targets[0]: line for line in self.lines[start:]
+                 if isinstance(line, Line) and line.code.startswith("np.zeros_like(")}
 
         def build():
             # A carried value's update at the end of an iteration is what the name holds
@@ -885,6 +888,14 @@ class _Reverse:
                 self.sync(v, block)
         body = self.collect(build)
         body, before, after = self.batch_products(body, outer, block)
+        # an adjoint the loop only adds a sum to after it: that sum, not zeros plus it
+        inside = set().union(*(_line_reads(y) | _line_targets(y) for y in body + before))
+        for i, line in enumerate(after):
+            total = line.targets[0]
+            if total in zeros and total not in inside:
+                self.lines.remove(zeros.pop(total))
+                after[i] = dataclasses.replace(line, code=line.code[len(f"{total} + "):],
+                                               reads=line.reads - {total})
         self.lines.extend(before)
         if loop.kind == "for":
             rng = _range(loop.bounds)
@@ -1246,17 +1257,23 @@ class _Summed:
 
 
 def _line_reads(line):
-    """The names a generated line, or a block with everything in it, reads."""
+    """The names a generated line, or a block with everything in it, reads (or a
+    forward statement among them)."""
     if isinstance(line, Line):
         return line.reads
-    return line.reads.union(*(_line_reads(y) for y in line.body + (line.orelse or [])))
+    if isinstance(line, Block):
+        return line.reads.union(*(_line_reads(y) for y in line.body + (line.orelse or [])))
+    return {n for y in walk([line]) for n in reads(y)}
 
 
 def _line_targets(line):
-    """The names a generated line, or a block with everything in it, assigns."""
+    """The names a generated line, or a block with everything in it, assigns (or a
+    forward statement among them)."""
     if isinstance(line, Line):
         return set(line.targets)
-    return set().union(*(_line_targets(y) for y in line.body + (line.orelse or [])))
+    if isinstance(line, Block):
+        return set().union(*(_line_targets(y) for y in line.body + (line.orelse or [])))
+    return defined([line])
 
 
 def _single_term(code):

@@ -256,7 +256,7 @@ def _sum_first(g, x, *factors, lhs=None, rhs=None):
 # the stacked vectors where they are vectors, as a loop over them otherwise.
 def _matmul_adjoint_lhs_sum(dys, a, bs):
     if not dys:
-        return 0.0
+        return np.zeros(np.shape(a), dtype=np.result_type(a, 1.0))
     if np.ndim(a) == 2 and np.ndim(bs[0]) == 1 and np.shape(dys[0]) == np.shape(a)[:1]:
         try:  # np.array, not np.stack: 3x faster for many small arrays
             stacked = np.array(dys)
@@ -273,7 +273,7 @@ def _matmul_adjoint_lhs_sum(dys, a, bs):
 # the sum of _unbroadcast(g, x) over saved terms g: added up first where they agree in shape.
 def _unbroadcast_sum(terms, x):
     if not terms:
-        return 0.0
+        return np.zeros(np.shape(x), dtype=np.result_type(x, 1.0))
     try:  # np.array, not np.stack: 3x faster for many small arrays
         return _unbroadcast(np.sum(np.array(terms), axis=0), x)
     except ValueError:  # terms of different shapes: one at a time
@@ -529,8 +529,8 @@ def _batch_index(i):
 def _over_batch(f, i, *args, **kwargs):
     batch = args[i]
     if isinstance(batch, list):
-        if not batch:
-            return f(*args, **kwargs)  # nothing saved: f's zero
+        if not batch:  # nothing saved: f's zero, as a batch of one that broadcasts
+            return np.expand_dims(np.asarray(f(*args, **kwargs)), 0)
         batch = [[t[j] for t in batch] for j in range(len(batch[0]))]
     results = [f(*args[:i], t, *args[i + 1:], **kwargs) for t in batch]
     if results and isinstance(results[0], tuple):

@@ -293,6 +293,29 @@ def test_reverse_loop_saves_each_value_once_for_all_weight_gradients(tmp_path):
     assert len(appends) == len(set(a.split("(")[1] for a in appends)) == 3, appends
     assert "_matmul_adjoint_lhs_sum(_t0s, U," in source and \
         "_matmul_adjoint_lhs_sum(_t0s, W," in source and "_unbroadcast_sum(_t0s, b)" in source
+    # nothing reaches dW but the sum after the loop: no zeros to add it to
+    assert "dW = _matmul_adjoint_lhs_sum(" in source and "np.zeros_like(W)" not in source
+    H, D = 4, 3
+    args = [rng.standard_normal((H, H)) * 0.4, rng.standard_normal((H, D)) * 0.4,
+            rng.standard_normal(H) * 0.1, rng.standard_normal(H), rng.standard_normal((0, D)),
+            rng.standard_normal(H)]
+    grads = s2s.grad(f, wrt=(0, 1, 2))(*args)  # no steps: zeros of each shape
+    for g, a in zip(grads, args):
+        assert g.shape == a.shape and not np.any(g)
+
+
+def test_weight_gradient_before_and_in_a_loop(tmp_path):
+    # dW has a contribution after the loop (in program order) as well: it adds the sum
+    f = load(tmp_path, """
+        def f(W, h, xs):
+            for t in range(xs.shape[0]):
+                h = np.tanh(W @ h + xs[t])
+            return np.sum(h ** 2) + np.sum(W ** 2)
+    """)
+    source = s2s.grad(f).source
+    assert "dW = dW + _matmul_adjoint_lhs_sum(" in source
+    check_grads(f, [rng.standard_normal((3, 3)) * 0.5, rng.standard_normal(3),
+                    rng.standard_normal((4, 3))])
 
 
 @pytest.mark.parametrize("bias_shape", [(4,), (3, 4), (3, 1)])
