@@ -124,6 +124,13 @@ def _required():
     return _REQUIRED
 
 
+# The source of each runtime helper, with the comment above it, read once when s2s is
+# imported: generated modules paste the helpers this process runs, even if runtime.py
+# changes on disk later (inspect would read the new file).
+_SOURCES = {name: (inspect.getcomments(fn) or "") + inspect.getsource(fn)
+            for name, fn in vars(runtime).items() if name in HELPERS}
+
+
 def helpers_used(codes):
     """Runtime helpers the code calls, with those they call, in runtime.py order."""
     found = set()
@@ -133,15 +140,13 @@ def helpers_used(codes):
         if name in found:
             continue
         found.add(name)
-        src = inspect.getsource(getattr(runtime, name))
-        todo.extend(n for n in _IDENT.findall(src) if n in HELPERS and n != name)
+        todo.extend(n for n in _IDENT.findall(_SOURCES[name]) if n in HELPERS and n != name)
     order = list(vars(runtime))
     return sorted(found, key=order.index)
 
 
 def helper_source(name):
-    fn = getattr(runtime, name)
-    return (inspect.getcomments(fn) or "") + inspect.getsource(fn)
+    return _SOURCES[name]
 
 
 def _default_code(value):
