@@ -893,7 +893,8 @@ class _Reverse:
         for i, line in enumerate(after):
             total = line.targets[0]
             if total in zeros and total not in inside:
-                self.lines.remove(zeros.pop(total))
+                dropped = zeros.pop(total)
+                self.lines[:] = [y for y in self.lines if y is not dropped]
                 after[i] = dataclasses.replace(line, code=line.code[len(f"{total} + "):],
                                                reads=line.reads - {total})
         self.lines.extend(before)
