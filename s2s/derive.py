@@ -18,6 +18,10 @@ as ``ir.Line``s, and the code of each gradient.
    broadcast goes through ``_unbroadcast``, unless the shape analysis (sets of
    broadcast atoms) proves the shapes equal.  Reductions hand back "lazy" adjoints
    (size-1 axes) that are broadcast only where something needs the full array.
+   An adjoint whose one use is its sum back to a broadcast operand (``x - m[:, None]``
+   with x inactive) is never formed: its terms are summed one by one, each axis in
+   the one factor varying along it (``distribute``, ``_unbroadcast_mul``,
+   ``_sum_first``).
 5. Control flow: a branch is reversed under its recorded condition, each side
    syncing the adjoints it touched to one name.  A loop's forward pass pushes its
    carried values on stacks; the reverse loop pops them, reuses the carried update,

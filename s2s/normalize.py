@@ -31,8 +31,10 @@ NumPy names are resolved through the function's globals (``import numpy as onp``
 ``from numpy import exp``, ``math.exp``) to one canonical spelling each, and
 methods (``x.sum(axis=0)``, ``x.T``, ``x.reshape(2, 3)``) to the same ops.
 Re-assigned names get versions (``h``, ``h_1``), temporaries are named after the
-variable they lead to (``_h0``), and ``y = x`` just renames.  Everything outside
-this subset is refused here with the user's line and a hint.
+variable they lead to (``_h0``), and ``y = x`` just renames.  A temporary that
+repeats an earlier array-structure op of its block (``x[i]`` twice) reads the earlier
+value (``share_repeats``).  Everything outside this subset is refused here with the
+user's line and a hint.
 """
 
 from __future__ import annotations
