@@ -91,7 +91,8 @@ def _fill(value, *like):
 def _like(value, x):
     if type(x) is float:
         return float(value) if type(value) is int else value
-    if getattr(value, "dtype", None) == getattr(x, "dtype", 0):
+    dtype = getattr(value, "dtype", None)  # (a dtype equals None: np.dtype(None) is float64)
+    if dtype is not None and dtype == getattr(x, "dtype", None) is not None:
         return value
     return np.asarray(value, dtype=np.result_type(x, 1.0))
 
@@ -268,31 +269,24 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     # line 35: log_sum = top + np.log(np.sum(np.exp(inner - top), axis=0))
     _log_sum1 = np.exp(inner - top)
     _log_sum2 = np.sum(_log_sum1, axis=0)
-    log_sum = top + np.log(_log_sum2)
     # line 36: top_alpha = np.max(alphas)
     top_alpha = np.max(alphas)
     # line 37: log_alphas = top_alpha + np.log(np.sum(np.exp(alphas - top_alpha)))
     _log_alphas1 = np.exp(alphas - top_alpha)
     _log_alphas2 = np.sum(_log_alphas1)
-    log_alphas = top_alpha + np.log(_log_alphas2)
     # line 38: dof = d + wishart_m + 1
     dof = d + wishart_m + 1
     # line 39: prior = np.sum(0.5 * wishart_gamma ** 2 * (np.sum(q_diags ** 2, axis=1) + np.sum(icf[...
     _prior3 = np.sum(q_diags ** 2, axis=1)
     _prior6 = np.sum(_lower0 ** 2, axis=1)
-    prior = np.sum(0.5 * wishart_gamma ** 2 * (_prior3 + _prior6) - wishart_m * sum_qs)
     # line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
-    _prior_constant7 = log_gamma_distrib(0.5 * dof, d)
-    # line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
-    _out6 = np.sum(log_sum)
-    _check_scalar("gmm_objective", wishart_gamma, wishart_m, n, d, k, _prior_constant7)
+    prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - log_gamma_distrib(0.5 * dof, d)
+    _check_scalar("gmm_objective", prior_constant)
     # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     # backward, line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
-    d_out6 = _unbroadcast(1, _out6)
-    dlog_alphas = -_unbroadcast(n, log_alphas)
-    dprior = _unbroadcast(1, prior)
+    dlog_alphas = -n
     # backward, line 39: prior = np.sum(0.5 * wishart_gamma ** 2 * (np.sum(q_diags ** 2, axis=1) + np.sum(icf[...
-    d_prior10 = _fill(dprior, wishart_gamma, wishart_m, sum_qs, _prior6)
+    d_prior10 = _fill(1, wishart_gamma, wishart_m, sum_qs, _prior6)
     _t0 = d_prior10 * wishart_gamma**2 / 2
     d_prior3 = _unbroadcast(_t0, _prior3)
     d_prior6 = _unbroadcast(_t0, _prior6)
@@ -305,7 +299,7 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     d_log_alphas2 = dlog_alphas / _log_alphas2
     dalphas = _log_alphas1 * d_log_alphas2
     # backward, line 35: log_sum = top + np.log(np.sum(np.exp(inner - top), axis=0))
-    d_log_sum2 = d_out6 / _log_sum2
+    d_log_sum2 = 1 / _log_sum2
     d_log_sum1 = np.expand_dims(d_log_sum2, 0)
     dinner = _log_sum1 * d_log_sum1
     # backward, line 33: inner = alphas[:, None] + sum_qs[:, None] - 0.5 * np.sum(q_centered ** 2, axis=2)
@@ -391,19 +385,15 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     _prior6 = np.sum(_lower0 ** 2, axis=1)
     prior = np.sum(0.5 * wishart_gamma ** 2 * (_prior3 + _prior6) - wishart_m * sum_qs)
     # line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
-    _prior_constant7 = log_gamma_distrib(0.5 * dof, d)
-    prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - _prior_constant7
+    prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - log_gamma_distrib(0.5 * dof, d)
     # line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
-    _out6 = np.sum(log_sum)
-    _out12 = -n * d * 0.5 * math.log(2 * math.pi) + _out6 - n * log_alphas + prior - k * prior_constant
-    _check_scalar("gmm_objective", wishart_gamma, wishart_m, n, d, k, _prior_constant7)
+    _out12 = -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas + prior - k * prior_constant
+    _check_scalar("gmm_objective", prior_constant)
     # backward, line 44: return -n * d * 0.5 * math.log(2 * math.pi) + np.sum(log_sum) - n * log_alphas \ + pr...
     # backward, line 42: prior_constant = dof * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) \ - log_ga...
-    d_out6 = _unbroadcast(1, _out6)
-    dlog_alphas = -_unbroadcast(n, log_alphas)
-    dprior = _unbroadcast(1, prior)
+    dlog_alphas = -n
     # backward, line 39: prior = np.sum(0.5 * wishart_gamma ** 2 * (np.sum(q_diags ** 2, axis=1) + np.sum(icf[...
-    d_prior10 = _fill(dprior, wishart_gamma, wishart_m, sum_qs, _prior6)
+    d_prior10 = _fill(1, wishart_gamma, wishart_m, sum_qs, _prior6)
     _t0 = d_prior10 * wishart_gamma**2 / 2
     d_prior3 = _unbroadcast(_t0, _prior3)
     d_prior6 = _unbroadcast(_t0, _prior6)
@@ -416,7 +406,7 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     d_log_alphas2 = dlog_alphas / _log_alphas2
     dalphas = _log_alphas1 * d_log_alphas2
     # backward, line 35: log_sum = top + np.log(np.sum(np.exp(inner - top), axis=0))
-    d_log_sum2 = d_out6 / _log_sum2
+    d_log_sum2 = 1 / _log_sum2
     d_log_sum1 = np.expand_dims(d_log_sum2, 0)
     dinner = _log_sum1 * d_log_sum1
     # backward, line 33: inner = alphas[:, None] + sum_qs[:, None] - 0.5 * np.sum(q_centered ** 2, axis=2)

@@ -61,7 +61,8 @@ def _unbroadcast_matmul(g, a, b):
 def _like(value, x):
     if type(x) is float:
         return float(value) if type(value) is int else value
-    if getattr(value, "dtype", None) == getattr(x, "dtype", 0):
+    dtype = getattr(value, "dtype", None)  # (a dtype equals None: np.dtype(None) is float64)
+    if dtype is not None and dtype == getattr(x, "dtype", None) is not None:
         return value
     return np.asarray(value, dtype=np.result_type(x, 1.0))
 

@@ -46,7 +46,8 @@ def _sum_axes(g, axes, keepdims=False):
 def _like(value, x):
     if type(x) is float:
         return float(value) if type(value) is int else value
-    if getattr(value, "dtype", None) == getattr(x, "dtype", 0):
+    dtype = getattr(value, "dtype", None)  # (a dtype equals None: np.dtype(None) is float64)
+    if dtype is not None and dtype == getattr(x, "dtype", None) is not None:
         return value
     return np.asarray(value, dtype=np.result_type(x, 1.0))
 
@@ -91,9 +92,9 @@ def final_energy_grad(damping, stiffness, drive, theta0=1.0, omega0=0.0, dt=0.01
     _out2 = np.cos(theta)
     _check_scalar("final_energy", omega, theta, stiffness)
     # backward, line 19: return 0.5 * omega ** 2 + stiffness * (1.0 - np.cos(theta))
-    domega = _unbroadcast(omega, omega)
-    dtheta = _unbroadcast(stiffness * np.sin(theta), theta)
-    dstiffness = _unbroadcast(1 - _out2, stiffness)
+    dtheta = stiffness * np.sin(theta)
+    dstiffness = 1 - _out2
+    domega = omega
     # backward, line 14: for i in range(steps):
     ddamping = np.zeros_like(damping)
     ddrive = np.zeros_like(drive)
@@ -153,9 +154,9 @@ def final_energy_value_and_grad(damping, stiffness, drive, theta0=1.0, omega0=0.
     _value0 = _out5
     _check_scalar("final_energy", omega, theta, stiffness)
     # backward, line 19: return 0.5 * omega ** 2 + stiffness * (1.0 - np.cos(theta))
-    domega = _unbroadcast(omega, omega)
-    dtheta = _unbroadcast(stiffness * np.sin(theta), theta)
-    dstiffness = _unbroadcast(1 - _out2, stiffness)
+    dtheta = stiffness * np.sin(theta)
+    dstiffness = 1 - _out2
+    domega = omega
     # backward, line 14: for i in range(steps):
     ddamping = np.zeros_like(damping)
     ddrive = np.zeros_like(drive)

@@ -294,6 +294,9 @@ class _Reverse:
         def absorb(shape):
             # r = reduce(a) broadcasts into a's shape: a broadcast of both has a's shape
             return frozenset(r for r in shape if not (r in reduced and reduced[r] <= shape - {r}))
+        metadata = {x.target for x in self.assigns  # tuples of ints: x.shape, np.shape(x)
+                    if x.op == "attr" and x.param("name") == "shape" or
+                    x.op == "call" and x.param("func") == "np.shape"}
         for x in self.assigns:
             if x.target in merged:
                 continue
@@ -311,6 +314,11 @@ class _Reverse:
                 if keepdims or axis == 0 or isinstance(axis, tuple) and axis and \
                         axis == tuple(range(len(axis))):
                     reduced[atom] = of(x.args[0])  # leading axes, or kept: aligned
+            elif x.op == "attr" and x.param("name") in ("ndim", "size") or \
+                    x.op == "call" and x.param("func") in ("len", "int", "np.ndim", "np.size") or \
+                    x.op == "getitem" and isinstance(x.args[0], Var) and \
+                    x.args[0].name in metadata and type(x.param("index")) is int:
+                shape = frozenset()  # a Python int (n, d = x.shape)
             elif x.op == "call" and x.param("func") in HELPER_SHAPES and \
                     not x.param("kwnames") and \
                     not any(isinstance(a, Var) and a.name in self.tuples for a in x.args):
@@ -595,6 +603,12 @@ class _Reverse:
                 atoms = self.like(out.name)
                 forward.append(Line((), f'_check_scalar("{self.func.name}", {", ".join(atoms)})',
                                     frozenset(atoms)))
+                # past the check the result is a scalar, and so is each value whose
+                # shape is a broadcast of some of the result's atoms
+                atoms_out = self.base[out.name]
+                for name, shape in self.base.items():
+                    if shape <= atoms_out:
+                        self.base[name] = frozenset()
         self.reverse_block(self.func.body[:-1])
         grads = []
         for w in self.wrt:
