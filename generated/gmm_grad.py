@@ -194,12 +194,18 @@ def _getitem_adjoint(dy, x, index):
     if isinstance(x, tuple):
         return tuple(dy if i == index else np.zeros_like(v) for i, v in enumerate(x))
     dx = np.zeros(np.shape(x), dtype=np.result_type(dy, x))
-    parts = index if isinstance(index, tuple) else (index,)
-    if all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts):
+    if _basic_index(index):
         dx[index] = dy  # a basic index selects each element at most once
     else:
         np.add.at(dx, index, dy)
     return dx
+
+
+# whether x[index] is basic indexing (ints, slices, None, ...: each element at most once).
+def _basic_index(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice))
+               for p in parts)
 
 
 # a gradient is defined for a scalar result only: the result broadcasts `values`.

@@ -60,6 +60,8 @@ _ACCUMULATED_PRODUCT = re.compile(
     r"([A-Za-z_]\w*) \+ _matmul_adjoint_lhs\(([A-Za-z_]\w*), ([A-Za-z_]\w*), ([A-Za-z_]\w*)\)")
 _ACCUMULATED_SUM = re.compile(
     r"([A-Za-z_]\w*) \+ _unbroadcast\(([A-Za-z_]\w*), ([A-Za-z_]\w*)\)")
+_ACCUMULATED_INDEX = re.compile(
+    r"([A-Za-z_]\w*) \+ _getitem_adjoint\(([A-Za-z_]\w*), ([A-Za-z_]\w*), (.+)\)")
 _IDENT = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][-+]?\d+)?")
@@ -915,6 +917,7 @@ class _Reverse:
                 self.lines[:] = [y for y in self.lines if y is not dropped]
                 after[i] = dataclasses.replace(line, code=line.code[len(f"{total} + "):],
                                                reads=line.reads - {total})
+        body = self.add_in_place(body, outer, zeros)
         self.lines.extend(before)
         if loop.kind == "for":
             rng = _range(loop.bounds)
@@ -931,6 +934,27 @@ class _Reverse:
         for c in carried:
             if c.init != Var(c.name) and isinstance(c.init, Var):
                 self.contribute(c.init.name, self.adj[c.name], {self.adj[c.name]}, block)
+
+    def add_in_place(self, body, outer, zeros):
+        """`dx = dx + _getitem_adjoint(d, x, i)` in every iteration of a reverse loop
+        allocates an array of x's size a step: add d at i into dx itself instead
+        (_add_at), when dx holds the zeros made for it before the loop and nothing else
+        in the loop reads or sets dx."""
+        names = {self.adjoint_name(v): v for v in outer if v not in self.tuples}
+        steps = {}
+        for k, line in enumerate(body):
+            m = _ACCUMULATED_INDEX.fullmatch(line.code) if isinstance(line, Line) else None
+            if m and line.targets == (m.group(1),) and m.group(1) in names and \
+                    m.group(3) == names[m.group(1)] and m.group(1) in zeros:
+                steps.setdefault(m.group(1), []).append(k)
+        for total, at in steps.items():
+            others = [y for k, y in enumerate(body) if k not in at]
+            if any(total in _line_reads(y) or total in _line_targets(y) for y in others):
+                continue
+            for k in at:
+                dy, x, index = _ACCUMULATED_INDEX.fullmatch(body[k].code).groups()[1:]
+                body[k] = dataclasses.replace(body[k], code=f"_add_at({total}, {dy}, {index})")
+        return body
 
     def batch_products(self, body, outer, block):
         """`dW = dW + _matmul_adjoint_lhs(d, W, h)` in every iteration of a reverse loop,

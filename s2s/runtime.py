@@ -291,12 +291,43 @@ def _getitem_adjoint(dy, x, index):
     if isinstance(x, tuple):
         return tuple(dy if i == index else np.zeros_like(v) for i, v in enumerate(x))
     dx = np.zeros(np.shape(x), dtype=np.result_type(dy, x))
-    parts = index if isinstance(index, tuple) else (index,)
-    if all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts):
+    if _basic_index(index):
         dx[index] = dy  # a basic index selects each element at most once
     else:
         np.add.at(dx, index, dy)
     return dx
+
+
+# whether x[index] is basic indexing (ints, slices, None, ...: each element at most once).
+def _basic_index(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice))
+               for p in parts)
+
+
+# dx with dy added at index, in dx itself: an array the gradient made and owns (the
+# accumulator of a reverse loop: O(1) a step, not a new array of x's size).  A dx of a
+# narrower kind (ints) gets a new array instead.
+def _add_at(dx, dy, index):
+    if not np.can_cast(np.result_type(dy, dx), dx.dtype, "same_kind"):
+        return dx + _getitem_adjoint(dy, dx, index)
+    if _basic_index(index):
+        dx[index] += dy
+    else:
+        np.add.at(dx, index, dy)
+    return dx
+
+
+# tangent of _add_at(dx, dy, index) along dots = (dx_dot, dy_dot) (None: no tangent;
+# batched: batches of them): dx_dot with dy_dot added at index, in a new array.
+def _add_at_jvp(dots, dx, dy, index, batched=False):
+    dx_dot, dy_dot = dots
+    if dy_dot is None:
+        if dx_dot is not None:
+            return dx_dot
+        return np.zeros((1,) + np.shape(dx)) if batched else np.zeros_like(dx)
+    scattered = (_getitem_adjoint_batch if batched else _getitem_adjoint)(dy_dot, dx, index)
+    return scattered if dx_dot is None else dx_dot + scattered
 
 
 # y = concatenate(parts, axis) -> the adjoints of the parts are dy split along axis.
@@ -511,8 +542,7 @@ def _getitem_adjoint_batch(dy, x, index):
     if isinstance(x, tuple):
         return _over_batch(_getitem_adjoint, 0, dy, x, index)
     dx = np.zeros(np.shape(dy)[:1] + np.shape(x), dtype=np.result_type(dy, x))
-    parts = index if isinstance(index, tuple) else (index,)
-    if all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts):
+    if _basic_index(index):
         dx[_batch_index(index)] = dy
     else:
         np.add.at(dx, _batch_index(index), dy)

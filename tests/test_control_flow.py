@@ -349,3 +349,71 @@ def test_product_adjoint_taken_as_is_only_when_read_once_beside_it(tmp_path):
     body = s2s.grad(f, wrt=(0, 1)).source.split("def f_grad(")[1]
     assert body.count("_unbroadcast_matmul(") == 1  # q's adjoint: q is read twice
     assert "dp = 1 - _once1**2" in body  # p's, broadcast, goes to the matmul adjoints
+
+
+INDEXED = """
+    def chain(x):
+        out = 0.0
+        for i in range(x.shape[0] - 1):
+            out = out + (1.0 - x[i]) ** 2 + 100.0 * (x[i + 1] - x[i] ** 2) ** 2
+        return out
+
+    def repeats(x, idx):
+        out = 0.0
+        for t in range(3):
+            out = out + np.sum(np.sin(x[idx]) * (t + 1))
+        return out
+
+    def read_whole(x):
+        out = 0.0
+        for i in range(x.shape[0]):
+            out = out + x[i] ** 3 * np.sum(x)
+        return out
+
+    def added_after(x):
+        out = np.sum(x ** 2)
+        for i in range(x.shape[0]):
+            out = out + np.tanh(x[i])
+        return out * x[0]
+"""
+
+
+def test_reverse_loop_adds_indexed_adjoints_in_place(tmp_path):
+    # dx = dx + _getitem_adjoint(d, x, i) made an array of x's size every step
+    f = load(tmp_path, INDEXED, "chain")
+    g = s2s.grad(f)
+    body = g.source.split("def chain_grad(")[1]
+    assert "dx = _add_at(dx, " in body and "_getitem_adjoint" not in body
+    for x in (rng.standard_normal(7), np.zeros(7), -np.ones(7) * 30.0):
+        check_grads(f, (x,))
+    x = rng.standard_normal(5)
+    H = s2s.hessian(f)(x)  # forward over the in-place reverse loop
+    eps = 1e-6
+    fd = np.stack([(g(x + eps * e) - g(x - eps * e)) / (2 * eps) for e in np.eye(5)], axis=1)
+    np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-6)
+    v = rng.standard_normal(5)
+    np.testing.assert_allclose(s2s.hvp(f)(x, v), H @ v, rtol=1e-10, atol=1e-10)
+    assert np.all(g(x) == g(x))  # each call starts from its own zeros
+
+
+def test_in_place_adjoints_with_repeated_indices_and_other_readers(tmp_path):
+    env = load(tmp_path, INDEXED, "repeats").__globals__
+    idx = np.array([0, 2, 2, 4, 0])
+    check_grads(env["repeats"], (rng.standard_normal(5), idx))  # np.add.at: repeats add up
+    for name in ("read_whole", "added_after"):
+        f = env[name]
+        check_grads(f, (rng.standard_normal(4),))
+        x = rng.standard_normal(4)
+        eps = 1e-6
+        fd = np.stack([(s2s.grad(f)(x + eps * e) - s2s.grad(f)(x - eps * e)) / (2 * eps)
+                       for e in np.eye(4)], axis=1)
+        np.testing.assert_allclose(s2s.hessian(f)(x), fd, rtol=1e-5, atol=1e-5)
+
+
+def test_add_at_keeps_an_integer_accumulator_intact():
+    from s2s.runtime import _add_at
+    dx = np.zeros(3, dtype=int)
+    out = _add_at(dx, 1.5, 1)
+    assert out.dtype.kind == "f" and out[1] == 1.5 and not np.any(dx)
+    dx = np.zeros(3)
+    assert _add_at(dx, np.array([1.0, 2.0]), [0, 0]) is dx and dx[0] == 3.0

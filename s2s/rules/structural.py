@@ -297,6 +297,7 @@ HELPER_BATCHED = {
 HELPER_JVPS = {
     "_norm_adjoint": ("_norm_adjoint_jvp", (0, 1, 2)),
     "_prod_adjoint": ("_prod_adjoint_jvp", (0, 1)),
+    "_add_at": ("_add_at_jvp", (0, 1)),
 }
 
 # The result of each helper has the shape of its arguments at these positions (their
@@ -310,6 +311,7 @@ HELPER_SHAPES = {
     "_matmul_adjoint_rhs": (2,), "_dot_adjoint_lhs": (1,), "_dot_adjoint_rhs": (2,),
     "_outer_adjoint_lhs": (1,), "_outer_adjoint_rhs": (2,), "_fill": (1, ...),
     "_unbroadcast_mul": (0,), "_matmul_adjoint_lhs_to": (3,), "_matmul_adjoint_rhs_to": (3,),
+    "_add_at": (0,),
 }
 # Adjoint helpers with a form summed to the shape of one more argument x (a value the
 # operand is a broadcast of) that does better than _unbroadcast(helper(...), x)
