@@ -938,8 +938,8 @@ class _Reverse:
     def add_in_place(self, body, outer, zeros):
         """`dx = dx + _getitem_adjoint(d, x, i)` in every iteration of a reverse loop
         allocates an array of x's size a step: add d at i into dx itself instead
-        (_add_at), when dx holds the zeros made for it before the loop and nothing else
-        in the loop reads or sets dx."""
+        (_add_at), when dx holds the zeros made for it before the loop and the loop
+        reads and sets dx only so (or in `dx = dx + ...`, a new array it owns too)."""
         names = {self.adjoint_name(v): v for v in outer if v not in self.tuples}
         steps = {}
         for k, line in enumerate(body):
@@ -948,7 +948,9 @@ class _Reverse:
                     m.group(3) == names[m.group(1)] and m.group(1) in zeros:
                 steps.setdefault(m.group(1), []).append(k)
         for total, at in steps.items():
-            others = [y for k, y in enumerate(body) if k not in at]
+            others = [y for k, y in enumerate(body) if k not in at and not (
+                isinstance(y, Line) and y.targets == (total,) and
+                y.code.startswith((f"{total} + ", f"{total} - ")))]
             if any(total in _line_reads(y) or total in _line_targets(y) for y in others):
                 continue
             for k in at:

@@ -417,3 +417,43 @@ def test_add_at_keeps_an_integer_accumulator_intact():
     assert out.dtype.kind == "f" and out[1] == 1.5 and not np.any(dx)
     dx = np.zeros(3)
     assert _add_at(dx, np.array([1.0, 2.0]), [0, 0]) is dx and dx[0] == 3.0
+
+
+def _indexed_loop_program(seed):
+    """A loop over i reading x at i (an element, a slice, an index list), sometimes x
+    whole, in a branch, or x again after the loop."""
+    r = np.random.default_rng(seed)
+    reads = [r.choice(["x[i]", "x[i + 1]", "x[i:i + 2]", "x[[i, 0, i]]", "x[..., i]"])
+             for _ in range(r.integers(1, 3))]
+    terms = [f"np.sum(np.{r.choice(['sin', 'tanh', 'exp'])}(0.5 * {e}))" for e in reads]
+    if r.random() < 0.3:
+        terms.append("0.1 * np.sum(x ** 2)")  # x whole: dx is read in the loop
+    body = " + ".join(terms)
+    if r.random() < 0.3:
+        loop = f"""
+        for i in range(x.shape[0] - 2):
+            if np.sum(x[i:i + 2]) > 0:
+                out = out + {body}
+            else:
+                out = out - {terms[0]}"""
+    else:
+        loop = f"""
+        for i in range(x.shape[0] - 2):
+            out = out * 0.9 + {body}"""
+    after = r.choice(["out", "out * x[1]", "out + np.sum(x[1:] ** 2)"])
+    return f"""
+    def f(x):
+        out = 0.0{loop}
+        return {after}
+    """
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_loops_that_index(tmp_path, seed):
+    f = load(tmp_path, _indexed_loop_program(seed))
+    x = rng.standard_normal(6) * 0.8
+    check_grads(f, (x,), seed=seed)
+    g = s2s.grad(f)
+    eps = 1e-6
+    fd = np.stack([(g(x + eps * e) - g(x - eps * e)) / (2 * eps) for e in np.eye(6)], axis=1)
+    np.testing.assert_allclose(s2s.hessian(f)(x), fd, rtol=1e-5, atol=1e-6)
