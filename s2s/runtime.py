@@ -306,12 +306,13 @@ def _basic_index(index):
 
 
 # dx with dy added at index, in dx itself: an array the gradient made and owns (the
-# accumulator of a reverse loop: O(1) a step, not a new array of x's size).  A dx of a
-# narrower kind (ints) gets a new array instead.
+# accumulator of a reverse loop: O(1) a step, not a new array of x's size).  Unless dx
+# holds floats and dy is real, a new array instead.
 def _add_at(dx, dy, index):
-    if not np.can_cast(np.result_type(dy, dx), dx.dtype, "same_kind"):
-        return dx + _getitem_adjoint(dy, dx, index)
-    if _basic_index(index):
+    if dx.dtype.kind != "f" or (dy.dtype.kind if hasattr(dy, "dtype") else
+                                type(dy).__name__[0]) == "c":
+        return dx + _getitem_adjoint(dy, dx, index)  # (NumPy would cast to dx's kind)
+    if type(index) is int or _basic_index(index):
         dx[index] += dy
     else:
         np.add.at(dx, index, dy)

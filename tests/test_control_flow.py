@@ -410,11 +410,13 @@ def test_in_place_adjoints_with_repeated_indices_and_other_readers(tmp_path):
         np.testing.assert_allclose(s2s.hessian(f)(x), fd, rtol=1e-5, atol=1e-5)
 
 
-def test_add_at_keeps_an_integer_accumulator_intact():
+def test_add_at_keeps_an_integer_accumulator_and_complex_adjoints_intact():
     from s2s.runtime import _add_at
     dx = np.zeros(3, dtype=int)
     out = _add_at(dx, 1.5, 1)
     assert out.dtype.kind == "f" and out[1] == 1.5 and not np.any(dx)
+    out = _add_at(np.zeros(3), 1j, 0)  # a complex adjoint is not cut to its real part
+    assert out[0] == 1j
     dx = np.zeros(3)
     assert _add_at(dx, np.array([1.0, 2.0]), [0, 0]) is dx and dx[0] == 3.0
 
