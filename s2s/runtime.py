@@ -309,8 +309,8 @@ def _basic_index(index):
 # accumulator of a reverse loop: O(1) a step, not a new array of x's size).  Unless dx
 # holds floats and dy is real, a new array instead.
 def _add_at(dx, dy, index):
-    if dx.dtype.kind != "f" or (dy.dtype.kind if hasattr(dy, "dtype") else
-                                type(dy).__name__[0]) == "c":
+    complex_dy = dy.dtype.kind == "c" if hasattr(dy, "dtype") else isinstance(dy, complex)
+    if dx.dtype.kind != "f" or complex_dy:
         return dx + _getitem_adjoint(dy, dx, index)  # (NumPy would cast to dx's kind)
     if type(index) is int or _basic_index(index):
         dx[index] += dy
