@@ -128,7 +128,7 @@ def _required():
 # imported: generated modules paste the helpers this process runs, even if runtime.py
 # changes on disk later (inspect would read the new file).
 _SOURCES = {name: (inspect.getcomments(fn) or "") + inspect.getsource(fn)
-            for name, fn in vars(runtime).items() if name in HELPERS}
+            for name, fn in vars(runtime).items() if name in HELPERS and inspect.isfunction(fn)}
 
 
 def helpers_used(codes):
