@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .derive import (Derivative, Session, _code, _free_in, _key, _Reverse, _var_names,
-                     code_reads)
+from .derive import (CLUSTER_MAX_OPS, Derivative, Session, _code, _free_in, _key,
+                     _Reverse, _var_names, code_reads)
 from .errors import NoRuleError, NotBatchable
 from .ir import Assign, Block, Const, If, Line, Loop, Var, static_code, walk
 from .rules import ELEMENTWISE, kind_of
@@ -113,6 +113,7 @@ class _Forward(_Reverse):
     def run(self):
         self.activity()
         self.shapes()
+        self.clusters()
         self.tangent = {}  # var -> code of its tangent (a name, or a number)
         self.lazy_t = set()  # tangents that may be smaller than their value
         for w in self.wrt:
@@ -198,46 +199,16 @@ class _Forward(_Reverse):
         if x.op in STACK_OPS:
             self.stack_op(x, block)
             return
-        if not self.active_stmt(x):
+        if x.op in ELEMENTWISE and self.root_of.get(id(x)) not in (None, id(x)):
+            self.out.append(x)  # inside a cluster: its root's tangent covers it
+            return
+        members = self.members.get(id(x), [x]) if x.op in ELEMENTWISE else [x]
+        if not (self.active_stmt(x) or len(members) > 1 and self.cluster_leaves(members)):
             self.out.append(x)
             return
         if x.op in ELEMENTWISE:
             self.out.append(x)
-            expr = statement_to_sympy(x, {})
-            defs = [(symbol(x.target), expr, expr)]
-            terms, bases = [], set()
-            distinct = list(dict.fromkeys(a for a in x.args if isinstance(a, Var)))
-            for a in distinct:  # d(x * x) = 2 x dx once, not once per occurrence
-                if self.tangent.get(a.name) is not None:
-                    partial = sp.diff(expr, symbol(a.name))
-                    if partial == 0:
-                        continue
-                    partial = in_forward_values(partial, defs)
-                    terms.append(partial * symbol(self.operand_tangent(a.name, x.target)))
-                    # the term's shape: the partial's values, and the operand's tangent
-                    # unless that is itself a smaller stand-in for its broadcast
-                    bases |= set(self.base.get(s.name, frozenset({s.name}))
-                                 for s in partial.free_symbols)
-                    if a.name not in self.lazy_t:
-                        bases.add(self.base.get(a.name, frozenset({a.name})))
-            if not terms:
-                return
-            total = into_where(common_factors(sp.Add(*terms)))
-            if total == 0:  # x - np.maximum(x, x): no tangent, not an int 0
-                return
-            code = to_code(total)
-            covered = frozenset().union(*bases) if bases else frozenset()
-            lazy = covered != self.base.get(x.target, frozenset({x.target}))
-            if total.is_Symbol and code.isidentifier():  # y = x + c: y_dot is x_dot, no copy
-                self.tangent[x.target] = code
-                if lazy:
-                    self.lazy_t.add(x.target)
-                return
-            name = self.tangent_name(x.target)
-            self.out.append(Line((name,), code, code_reads(code), block))
-            self.tangent[x.target] = name
-            if lazy:
-                self.lazy_t.add(x.target)
+            self.elementwise(x, members, block)
             return
         if x.op == "call" and x.param("func") in HELPER_JVPS:
             self.out.append(x)
@@ -278,6 +249,62 @@ class _Forward(_Reverse):
         name = self.tangent_name(x.target)
         self.out.append(Line((name,), code, code_reads(code), block))
         self.tangent[x.target] = name
+
+    def cluster_leaves(self, members):
+        """Operands of a cluster's statements from outside it that have a tangent."""
+        inside = {m.target for m in members}
+        return list(dict.fromkeys(a.name for m in members for a in m.args
+                                  if isinstance(a, Var) and a.name not in inside
+                                  and self.tangent.get(a.name) is not None))
+
+    def elementwise(self, x, members, block):
+        """The tangent of x, the root of a cluster of elementwise statements (one
+        SymPy expression of its leaves, as in reverse mode): the sum over the leaves of
+        the partial derivative times the leaf's tangent; the statements inside the
+        cluster get none of their own."""
+        exprs, defs = {}, []
+        for m in members:
+            full = statement_to_sympy(m, exprs)
+            exprs[m.target] = full
+            defs.append((symbol(m.target), full, statement_to_sympy(m, {})))
+        expr = exprs[x.target]
+        if len(members) > 1 and sp.count_ops(expr) > CLUSTER_MAX_OPS:
+            for m in members[:-1]:  # too big for SymPy: one statement at a time
+                self.elementwise(m, [m], block)
+            expr = statement_to_sympy(x, {})
+            defs = [(symbol(x.target), expr, expr)]
+            members = [x]
+        terms, bases = [], set()
+        for leaf in self.cluster_leaves(members):  # d(x * x) = 2 x dx once
+            partial = sp.diff(expr, symbol(leaf))
+            if partial == 0:
+                continue
+            partial = in_forward_values(partial, defs)
+            terms.append(partial * symbol(self.operand_tangent(leaf, x.target)))
+            # the term's shape: the partial's values, and the operand's tangent
+            # unless that is itself a smaller stand-in for its broadcast
+            bases |= set(self.base.get(s.name, frozenset({s.name}))
+                         for s in partial.free_symbols)
+            if leaf not in self.lazy_t:
+                bases.add(self.base.get(leaf, frozenset({leaf})))
+        if not terms:
+            return
+        total = into_where(common_factors(sp.Add(*terms)))
+        if total == 0:  # x - np.maximum(x, x): no tangent, not an int 0
+            return
+        code = to_code(total)
+        covered = frozenset().union(*bases) if bases else frozenset()
+        lazy = covered != self.base.get(x.target, frozenset({x.target}))
+        if total.is_Symbol and code.isidentifier():  # y = x + c: y_dot is x_dot, no copy
+            self.tangent[x.target] = code
+            if lazy:
+                self.lazy_t.add(x.target)
+            return
+        name = self.tangent_name(x.target)
+        self.out.append(Line((name,), code, code_reads(code), block))
+        self.tangent[x.target] = name
+        if lazy:
+            self.lazy_t.add(x.target)
 
     def stack_op(self, x, block):
         """A stack of saved values gets a stack of their tangents beside it."""

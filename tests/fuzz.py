@@ -12,7 +12,8 @@ Generation.  A program is a function ``f`` of one to three float arguments (Pyth
 floats, NumPy scalars or arrays of shapes that broadcast against each other; sometimes
 ``x: float``, sometimes an ``n=2`` loop bound), up to three helper functions it calls
 (keyword arguments, defaults, early returns, tuple results) and module-level constants.
-Its statements are assignments (re-binding names, to other shapes outside loops),
+Its statements are assignments (re-binding names, to other shapes outside loops;
+some the difference of a value and a smaller one broadcast along it, x - mu),
 augmented assignments, tuple assignments and unpacking, ``if``/``elif``/``else``,
 ``for`` over ``range`` or over a tuple of arrays, ``while`` with counter and value
 conditions, ``break``/``continue``, early ``return``; its expressions use elementwise
@@ -1118,6 +1119,19 @@ class Generator:
             n1, n2 = self.fresh(), self.fresh()
             self.scope[n1], self.scope[n2] = h.rets[0].shape, h.rets[1].shape
             return self.bind(CallAssign([n1, n2], call))
+        if k < 0.61:  # data minus a smaller value broadcast along it (x - mu): differentiated
+            # for mu alone, its adjoint is only ever summed back to mu's shape
+            a = self.leaf(lambda s: len(s) >= 1)
+            small = [n for n, s in self.scope.items() if a is not None and s != a.shape and
+                     len(s) >= 1 and bshape(a.shape, s) == a.shape]
+            if not small:
+                return None
+            b = self.var(self.recent(small))
+            name = self.fresh()
+            self.scope[name] = a.shape
+            return self.bind(Assign([name], [Expr(
+                f"{a.p(SUM)} - {b.p(SUM + 1)}", a.shape,
+                lambda env: i_sub(a.at(env), b.at(env)), SUM, True)]))
         if k < 0.75:
             return self.if_stmt()
         if k < 0.92:
