@@ -173,3 +173,23 @@ def test_hessians_through_prod_and_norm_helpers(tmp_path):
                        axis=-1).reshape(2, 3, 2, 3)
     np.testing.assert_allclose(H, numeric, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(H.reshape(6, 6), H.reshape(6, 6).T, atol=1e-12)
+
+
+def test_forward_mode_takes_an_elementwise_cluster_as_one_expression(tmp_path):
+    f = load(tmp_path, """
+        def f(x, y):
+            a = np.sin(x) * y
+            b = a ** 2 + np.exp(-x)
+            return np.tanh(b) * x
+    """)
+    jvp = s2s.jvp(f, wrt=0)
+    body = jvp.source.split("def f_jvp(")[1]
+    assert body.count("_dot = ") == 1  # one tangent, the result's: no a_dot, no b_dot
+    x, y, v = rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal(4)
+    value, tangent = jvp(x, y, v)
+    np.testing.assert_allclose(value, f(x, y))
+    eps = 1e-6
+    np.testing.assert_allclose(tangent, (f(x + eps * v, y) - f(x - eps * v, y)) / (2 * eps),
+                               rtol=1e-6, atol=1e-8)
+    J = s2s.jacobian(f, wrt=0, mode="forward")(x, y)
+    np.testing.assert_allclose(J, s2s.jacobian(f, wrt=0, mode="reverse")(x, y), rtol=1e-12)
