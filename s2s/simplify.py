@@ -81,8 +81,8 @@ def in_forward_values(expr, definitions):
         if g == u or not g.is_rational_function(u):
             continue  # v = f(a) itself is plain substitution, done above
         solutions = _invert(sym, g, u)
-        if len(solutions) != 1:
-            continue
+        if len(solutions) != 1 or solutions[0].free_symbols - {sym}:
+            continue  # (a in terms of v and other values: dz / dv is undefined at dv = 0)
         eliminated = sp.cancel(current.xreplace({atom: solutions[0]}))
         candidate = _substitute(eliminated, definitions)
         size = _size(candidate)

@@ -778,3 +778,20 @@ def test_like_gives_a_number_the_precision_of_a_numpy_scalar():
     for x in (np.float64(1.5), np.float32(1.5), np.ones(2, np.float32)):
         assert np.asarray(_like(1, x)).dtype == np.result_type(x, 1.0)
     assert type(_like(1, 1.5)) is float
+
+
+def test_a_partial_is_never_rewritten_to_divide_by_another_value(tmp_path):
+    # v = w * tanh(z) / (1 + z): in_forward_values wrote tanh(z) = v (1 + z) / w, so
+    # dw = v * z / w, NaN at w = 0 where the gradient is tanh(z) z / (1 + z) (predates
+    # this session; found when forward mode took whole clusters, fuzz seed 18001)
+    f = load(tmp_path, """
+        def f(w, z):
+            v = w * np.tanh(z) / (1 + z)
+            return np.sum(v * z + np.tanh(z))
+    """)
+    w, z = np.array([0.0, 1.0, 2.0]), np.array([0.5, 0.3, 1.2])
+    np.testing.assert_allclose(s2s.grad(f)(w, z), np.tanh(z) / (1 + z) * z, rtol=1e-12)
+    assert "/ w" not in s2s.grad(f).source
+    check_grads(f, (rng.standard_normal(3), rng.random(3)), wrt=(0, 1))
+    H = s2s.hessian(f, wrt=1)(w, z)
+    assert np.all(np.isfinite(H))
