@@ -3,8 +3,9 @@
 - ``in_forward_values``: rewrite a derivative in terms of values the forward pass
   already holds: first replace sub-expressions equal to a forward value by its name,
   then, where a forward value ``v = g(u)`` is a rational function of one other value
-  ``u``, try ``u = g^-1(v)`` followed by ``sympy.cancel`` and keep the result only if
-  it is smaller.  ``cancel`` only removes factors that are zero where the original is
+  ``u`` whose inverse ``u = g^-1(v)`` needs ``v`` alone (``exp(-z) = 1/p - 1``, not
+  ``tanh(z) = v (1 + z) / w``, undefined at ``w = 0``), try that followed by
+  ``sympy.cancel`` and keep the result only if it is smaller.  ``cancel`` only removes factors that are zero where the original is
   undefined, so values where the original is defined never change; nothing here
   rewrites ``log1p``/``expm1`` or cancels ``log(exp(x))``.  Work is bounded by
   expression size (``MAX_OPS``, ``MAX_INVERT_OPS``), never by wall time, so output stays deterministic.
