@@ -443,7 +443,8 @@ def _function(d: Derivative, constants):
         d.fast.single = d.single
         fast = body_statements(d.fast)
         if _code_of(fast) != _code_of(body):
-            test = " and ".join(f"type({p}) is float" for p in d.func.params
+            # (x.__class__ is float: as type(x) is float, and a third cheaper than the call)
+            test = " and ".join(f"{p}.__class__ is float" for p in d.func.params
                                 if p not in d.func.scalars)
             branch = cst.parse_statement(f"if {test}:\n    pass\n")
             header = cst.TrailingWhitespace(

@@ -1188,14 +1188,14 @@ __all__ = ["normalize", "to_ir", "SIGNATURES", "display_name"]
 
 
 def _is_float_path(node):
-    """`if type(x) is float and ...:` at the top of a generated gradient (its path for
-    Python floats, which the code after it computes as well)."""
+    """`if x.__class__ is float and ...:` at the top of a generated gradient (its path
+    for Python floats, which the code after it computes as well)."""
     if not isinstance(node, ast.If) or node.orelse:
         return False
     tests = node.test.values if isinstance(node.test, ast.BoolOp) and \
         isinstance(node.test.op, ast.And) else [node.test]
     return all(isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Is)
-               and isinstance(t.left, ast.Call) and isinstance(t.left.func, ast.Name)
-               and t.left.func.id == "type" and isinstance(t.comparators[0], ast.Name)
+               and isinstance(t.left, ast.Attribute) and t.left.attr == "__class__"
+               and isinstance(t.left.value, ast.Name) and isinstance(t.comparators[0], ast.Name)
                and t.comparators[0].id == "float" for t in tests)
 

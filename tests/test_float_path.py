@@ -26,7 +26,7 @@ def test_float_path_equals_the_general_path(tmp_path, name):
     f = load(tmp_path, "import math\n" + source)
     g = s2s.grad(f, wrt=(0, 1))
     body = g.source.split("def f_grad(")[1]
-    assert body.count("if type(x) is float and type(y) is float:") == 1
+    assert body.count("if x.__class__ is float and y.__class__ is float:") == 1
     fast_path = body.split("_check_scalar")[0]
     assert "_unbroadcast" not in fast_path and "_like" not in fast_path
     for x, y in POINTS:
@@ -84,3 +84,16 @@ def test_higher_derivatives_read_past_the_float_path(tmp_path):
         assert np.isclose(d2(x), 2 * np.cos(x) - x * np.sin(x), rtol=1e-13)
     H = s2s.hessian(f)(np.float64(0.3))
     assert np.isclose(H, 2 * np.cos(0.3) - 0.3 * np.sin(0.3), rtol=1e-13)
+
+
+def test_a_float_subclass_or_numpy_scalar_takes_the_general_path(tmp_path):
+    # x.__class__ is float, as type(x) is float, holds for Python floats alone
+    f = load(tmp_path, "def f(x, y):\n    return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2\n")
+
+    class Tagged(float):
+        pass
+    expected = s2s.grad(f, wrt=(0, 1))(0.3, 0.7)
+    for x, y in ((Tagged(0.3), 0.7), (np.float64(0.3), 0.7), (0.3, np.float32(0.7))):
+        got = s2s.grad(f, wrt=(0, 1))(x, y)
+        assert type(got[0]) is not float  # the general path: NumPy values
+        np.testing.assert_allclose(np.array(got, dtype=float), expected, rtol=1e-6)
