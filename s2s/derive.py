@@ -1048,12 +1048,7 @@ class _Reverse:
 
     def cluster(self, members):
         root = members[-1]
-        exprs, definitions = {}, []
-        for m in members:
-            full = statement_to_sympy(m, exprs)
-            exprs[m.target] = full
-            definitions.append((symbol(m.target), full, statement_to_sympy(m, {})))
-        root_expr = exprs[root.target]
+        root_expr, definitions = cluster_expression(members)
         if len(members) > 1 and sp.count_ops(root_expr) > CLUSTER_MAX_OPS:
             for m in reversed(members):  # too big for SymPy: one statement at a time
                 if m.target in self.adj and m.target in self.active:
@@ -1144,6 +1139,17 @@ class _Reverse:
                 if coeff != 1 and not rest.is_Number:
                     code = _times(coeff, code)
             self.contribute(leaf, code, reads, block, lazy=leaf in lazy, summed=summed)
+
+
+def cluster_expression(members):
+    """(the last member's value as one SymPy expression of the cluster's leaves, the
+    definitions in_forward_values takes: [(symbol, full expression, local expression)])."""
+    exprs, definitions = {}, []
+    for m in members:
+        full = statement_to_sympy(m, exprs)
+        exprs[m.target] = full
+        definitions.append((symbol(m.target), full, statement_to_sympy(m, {})))
+    return exprs[members[-1].target], definitions
 
 
 def _static_axis(axis):

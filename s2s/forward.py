@@ -26,7 +26,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .derive import (CLUSTER_MAX_OPS, Derivative, Session, _code, _free_in, _key,
-                     _Reverse, _var_names, code_reads)
+                     _Reverse, _var_names, cluster_expression, code_reads)
 from .errors import NoRuleError, NotBatchable
 from .ir import Assign, Block, Const, If, Line, Loop, Var, static_code, walk
 from .rules import ELEMENTWISE, kind_of
@@ -262,12 +262,7 @@ class _Forward(_Reverse):
         SymPy expression of its leaves, as in reverse mode): the sum over the leaves of
         the partial derivative times the leaf's tangent; the statements inside the
         cluster get none of their own."""
-        exprs, defs = {}, []
-        for m in members:
-            full = statement_to_sympy(m, exprs)
-            exprs[m.target] = full
-            defs.append((symbol(m.target), full, statement_to_sympy(m, {})))
-        expr = exprs[x.target]
+        expr, defs = cluster_expression(members)
         if len(members) > 1 and sp.count_ops(expr) > CLUSTER_MAX_OPS:
             for m in members[:-1]:  # too big for SymPy: one statement at a time
                 self.elementwise(m, [m], block)
