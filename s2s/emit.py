@@ -229,16 +229,21 @@ def _effect(n):
     return isinstance(n, Assign) and n.op == "call" and n.param("func") in EFFECTS
 
 
+_PUSH = re.compile(r"([A-Za-z_]\w*)\.append\(.*\)")  # a tape's stack.append(value)
+
+
 def dead_code_tree(nodes, live):
     """(kept nodes, names live before them): backward liveness over nested blocks.
-    Lines without targets (stack pushes, break) are always kept."""
+    A push onto a list nothing reads later is dropped; other lines without targets
+    (break, checks) are always kept."""
     kept = []
     live = set(live)
     for n in reversed(nodes):
-        if isinstance(n, Assign) and n.op == "stack_push":
-            if n.args[0].name not in live:
+        push = _PUSH.fullmatch(n.code) if isinstance(n, Line) and not n.targets else None
+        if isinstance(n, Assign) and n.op == "stack_push" or push:
+            if (push.group(1) if push else n.args[0].name) not in live:
                 continue
-            live.update(reads(n))
+            live.update(reads(n) if isinstance(n, Assign) else n.reads)
         elif _effect(n):
             live.update(reads(n))
         elif isinstance(n, Assign):

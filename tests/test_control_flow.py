@@ -459,3 +459,13 @@ def test_random_loops_that_index(tmp_path, seed):
     eps = 1e-6
     fd = np.stack([(g(x + eps * e) - g(x - eps * e)) / (2 * eps) for e in np.eye(6)], axis=1)
     np.testing.assert_allclose(s2s.hessian(f)(x), fd, rtol=1e-5, atol=1e-6)
+
+
+def test_no_tape_for_a_carried_value_the_reverse_loop_never_reads(tmp_path):
+    # out's adjoint needs no value of out (a scalar result): its stack was pushed, never popped
+    f = load(tmp_path, INDEXED, "repeats")
+    source = s2s.grad(f).source
+    assert "_out_stack" not in source
+    check_grads(f, (rng.standard_normal(5), np.array([0, 2, 2, 4, 0])))
+    f = load(tmp_path, RNN, "rnn_loss")  # the RNN's hidden states are read: kept
+    assert "_h_stack.append(h)" in s2s.grad(f, wrt=(0, 1, 2)).source
