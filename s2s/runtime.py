@@ -50,21 +50,9 @@ def _sum_axes(g, axes, keepdims=False):
 # _unbroadcast(f1 * f2 * ..., x), each axis along which one factor alone varies summed
 # in that factor first: sum_i a * g_i = a * sum_i g_i when a does not vary along i.
 def _unbroadcast_mul(x, *factors):
-    shape = x.shape if hasattr(x, "shape") else np.shape(x)
-    shapes = [np.shape(f) for f in factors]
-    full = np.broadcast_shapes(*shapes)
-    extra = len(full) - len(shape)
-    summed = [i - len(full) for i in range(len(full))
-              if i < extra or shape[i - extra] == 1 and full[i] != 1]
-    factors = list(factors)
-    for j, s in enumerate(shapes):
-        alone = tuple(len(s) + i for i in summed if len(s) >= -i and s[i] != 1 and not any(
-            len(o) >= -i and o[i] != 1 for k, o in enumerate(shapes) if k != j))
-        if alone:
-            factors[j] = _sum_axes(np.asarray(factors[j]), alone, keepdims=True)
-    product = factors[0]
-    for f in factors[1:]:
-        product = product * f
+    product = _sum_first(factors[0], x, *factors[1:])
+    for j in range(1, len(factors)):
+        product = product * _sum_first(factors[j], x, *factors[:j], *factors[j + 1:])
     return _unbroadcast(product, x)
 
 
@@ -236,21 +224,19 @@ def _matmul_adjoint_rhs_to(dy, a, b, x):
 # a @ b whose adjoint dy @ b^T is taken (lhs=(a, b)), the a of a^T @ dy (rhs=(a, b)).
 # The terms that take g then take this sum in its place, and the sum is taken once.
 def _sum_first(g, x, *factors, lhs=None, rhs=None):
-    g = np.asarray(g)
+    sg, sx = np.shape(g), np.shape(x)
     shapes = [np.shape(f) for f in factors]
     for pair, rows in ((lhs, True), (rhs, False)):
         if pair is not None:
             sa, sb = np.shape(pair[0]), np.shape(pair[1])
-            if len(sa) < 2 or len(sb) < 2 or g.ndim < 2:
+            if len(sa) < 2 or len(sb) < 2 or len(sg) < 2:
                 return g  # vectors: the adjoint helpers sum dy themselves
             # what g meets in the product, in g's axes (y = a @ b)
             shapes.append(sb[:-2] + (1, sb[-1]) if rows else sa[:-2] + (sa[-2], 1))
-    sx = np.shape(x)
-    extra = g.ndim - len(sx)
-    axes = tuple(i for i in range(g.ndim) if g.shape[i] != 1 and (
-        i < extra or sx[i - extra] == 1) and all(
-        len(s) < g.ndim - i or s[i - g.ndim] == 1 for s in shapes))
-    return _sum_axes(g, axes, keepdims=True)
+    n, extra = len(sg), len(sg) - len(sx)
+    axes = tuple(i for i in range(n) if sg[i] != 1 and (i < extra or sx[i - extra] == 1)
+                 and all(len(s) < n - i or s[i - n] == 1 for s in shapes))
+    return _sum_axes(np.asarray(g), axes, keepdims=True) if axes else g
 
 
 # the sum of _matmul_adjoint_lhs(dy, a, b) over saved (dy, b) pairs: one product of

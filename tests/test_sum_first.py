@@ -45,6 +45,8 @@ def test_unbroadcast_mul_keeps_float32():
     x = np.zeros((4, 1), dtype=np.float32)
     got = _unbroadcast_mul(x, np.ones((4, 1), np.float32), np.ones((4, 6), np.float32))
     assert got.dtype == np.float32 and got.shape == (4, 1)
+    got = _unbroadcast_mul(x, 0.5, np.ones((4, 6), np.float32))  # a Python number factor
+    assert got.dtype == np.float32 and np.all(got == 3.0)
 
 
 # (a, b, x): x broadcasts to a (lhs) or to b (rhs)
