@@ -1046,6 +1046,18 @@ class _Reverse:
             else:
                 self.contribute(var, name, {name}, block)
 
+    def differentiated(self, name):
+        """Whether derivatives flow through `name` (in reverse mode: it is active)."""
+        return name in self.active
+
+    def cluster_leaves(self, members):
+        """Operands of a cluster's statements from outside it that derivatives flow
+        through, in order of first use."""
+        inside = {m.target for m in members}
+        return list(dict.fromkeys(a.name for m in members for a in m.args
+                                  if isinstance(a, Var) and a.name not in inside
+                                  and self.differentiated(a.name)))
+
     def cluster(self, members):
         root = members[-1]
         root_expr, definitions = cluster_expression(members)
@@ -1054,15 +1066,8 @@ class _Reverse:
                 if m.target in self.adj and m.target in self.active:
                     self.cluster([m])
             return
-        member_names = {m.target for m in members}
-        leaves = []
-        for m in members:
-            for a in m.args:
-                if isinstance(a, Var) and a.name in self.active and \
-                        a.name not in member_names and a.name not in leaves:
-                    leaves.append(a.name)
         partials = []
-        for leaf in leaves:
+        for leaf in self.cluster_leaves(members):
             partial = sp.diff(root_expr, symbol(leaf))
             if partial != 0:
                 partials.append((leaf, in_forward_values(partial, definitions)))

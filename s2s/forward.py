@@ -250,12 +250,9 @@ class _Forward(_Reverse):
         self.out.append(Line((name,), code, code_reads(code), block))
         self.tangent[x.target] = name
 
-    def cluster_leaves(self, members):
-        """Operands of a cluster's statements from outside it that have a tangent."""
-        inside = {m.target for m in members}
-        return list(dict.fromkeys(a.name for m in members for a in m.args
-                                  if isinstance(a, Var) and a.name not in inside
-                                  and self.tangent.get(a.name) is not None))
+    def differentiated(self, name):
+        """Whether derivatives flow through `name` (in forward mode: it has a tangent)."""
+        return self.tangent.get(name) is not None
 
     def elementwise(self, x, members, block):
         """The tangent of x, the root of a cluster of elementwise statements (one
