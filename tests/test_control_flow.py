@@ -394,6 +394,9 @@ def test_reverse_loop_adds_indexed_adjoints_in_place(tmp_path):
     v = rng.standard_normal(5)
     np.testing.assert_allclose(s2s.hvp(f)(x, v), H @ v, rtol=1e-10, atol=1e-10)
     assert np.all(g(x) == g(x))  # each call starts from its own zeros
+    for x in (np.zeros(5), -np.ones(5) * 3.0):  # edge points: zeros, negative and large
+        fd = np.stack([(g(x + eps * e) - g(x - eps * e)) / (2 * eps) for e in np.eye(5)], 1)
+        np.testing.assert_allclose(s2s.hessian(f)(x), fd, rtol=1e-6, atol=1e-4)
 
 
 def test_in_place_adjoints_with_repeated_indices_and_other_readers(tmp_path):

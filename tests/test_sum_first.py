@@ -226,6 +226,9 @@ def test_second_order_through_the_summed_helpers(tmp_path, name, wrt):
     v = rng.standard_normal(np.shape(args[wrt]))
     np.testing.assert_allclose(s2s.hvp(f, wrt=wrt)(*args, v),
                                np.tensordot(H, v, axes=v.ndim), rtol=1e-9, atol=1e-10)
+    args[wrt] = np.zeros_like(args[wrt])  # an edge point: the argument at zero
+    np.testing.assert_allclose(s2s.hessian(f, wrt=wrt)(*args),
+                               _differences_of_the_gradient(f, args, wrt), rtol=1e-5, atol=1e-6)
 
 
 def _random_program(seed):
