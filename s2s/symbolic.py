@@ -133,31 +133,74 @@ class NumPyPrinter(StrPrinter):
         return super()._print_Pow(expr, rational)
 
     def _print_Mul(self, expr):
-        # like StrPrinter's, with spaces around * and / as people write NumPy code
-        coeff, rest = expr.as_coeff_Mul()
+        return self._product(*expr.as_coeff_mul())
+
+    def _product(self, coeff, factors, inner=None):
+        # like StrPrinter's Mul, with spaces around * and / as people write NumPy code;
+        # `inner`: a sum already printed, the last factor
+        if not factors and inner is None:
+            return self._print(coeff)
         sign = ""
-        if coeff < 0:
-            expr = sp.Mul(-coeff, rest)
-            sign = "-"
+        if _negative(coeff):
+            coeff, sign = -coeff, "-"
         num, den = [], []
-        for item in sp.Mul.make_args(expr):
+        if coeff.is_Rational and not coeff.is_Integer:
+            if coeff.p != 1:
+                num.append(sp.Integer(coeff.p))
+            den.append(sp.Integer(coeff.q))
+        elif coeff != 1:
+            num.append(coeff)
+        for item in factors:
             if item.is_Pow and item.exp.is_Rational and item.exp < 0:
                 den.append(item.base if item.exp == -1 else
                            sp.Pow(item.base, -item.exp, evaluate=False))
-            elif item.is_Rational and not item.is_Integer:
-                if item.p != 1:
-                    num.append(sp.Integer(item.p))
-                den.append(sp.Integer(item.q))
             else:
                 num.append(item)
         prec = PRECEDENCE["Mul"]
-        text = " * ".join(self.parenthesize(x, prec, strict=False) for x in num) or "1"
+        text = [self.parenthesize(x, prec, strict=False) for x in num]
+        if inner is not None:
+            text.append(f"({inner})")
+        text = " * ".join(text) or "1"
         if len(den) == 1:
             text += " / " + self.parenthesize(den[0], prec, strict=True)
         elif den:
             text += " / (" + " * ".join(self.parenthesize(x, prec, strict=False)
                                         for x in den) + ")"
         return sign + text
+
+    def _print_Add(self, expr, order=None):
+        return self._sum([t.as_coeff_mul() for t in self._as_ordered_terms(expr, order=order)])
+
+    def _sum(self, terms, lead=False):
+        """A sum of (coefficient, factors) terms with a factor common to several taken
+        out once, greedily (Horner's rule): a*x - b*x*y + c -> x * (a - b*y) + c, and
+        200*a - 200*b -> 200 * (a - b) (which SymPy distributes). Each multiplication
+        saved is a pass less over the arrays."""
+        common = _common_factor(terms)
+        if common is None:
+            pieces = [self._product(c, fs) for c, fs in terms]
+        else:
+            factor, members = common
+            if isinstance(factor, tuple):  # a coefficient, up to sign
+                coeff, factors = factor[1], ()
+                inner = [(terms[i][0] / coeff, terms[i][1]) for i in members]
+            else:
+                coeff, factors = sp.S.One, (factor,)
+                inner = [(terms[i][0], _without(terms[i][1], factor)) for i in members]
+            if all(_negative(c) for c, _ in inner):
+                coeff, inner = -coeff, [(-c, fs) for c, fs in inner]
+            grouped = self._product(coeff, factors, self._sum(inner, lead=True))
+            pieces = [grouped if i == members[0] else self._product(*t)
+                      for i, t in enumerate(terms) if i == members[0] or i not in members]
+        if lead and pieces[0].startswith("-"):  # (b - a), not (-a + b)
+            first = next((p for p in pieces if not p.startswith("-")), None)
+            if first is not None:
+                pieces.remove(first)
+                pieces.insert(0, first)
+        text = pieces[0]
+        for piece in pieces[1:]:
+            text += f" - {piece[1:]}" if piece.startswith("-") else f" + {piece}"
+        return text
 
     def _print_Relational(self, expr):
         ops = {"==": "==", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -172,6 +215,36 @@ class NumPyPrinter(StrPrinter):
 
     def _print_Not(self, expr):
         return f"~({self._print(expr.args[0])})"
+
+
+def _common_factor(terms):
+    """(factor, indices of the terms that have it) for the factor whose taking out saves
+    the most multiplications, or None. A factor is one of a term's factors, or
+    ("coefficient", c) for a coefficient c several terms share up to sign (terms with
+    factors: 2 * x, not 2)."""
+    having = {}  # first appearance first: deterministic
+    for i, (c, fs) in enumerate(terms):
+        for f in dict.fromkeys(fs):
+            having.setdefault(f, []).append(i)
+        if fs and (c.is_Rational or c.is_Float) and abs(c) != 1:
+            having.setdefault(("coefficient", abs(c)), []).append(i)
+    best, saved = None, 0
+    for f, members in having.items():
+        # x (or -x) alone becomes 1 inside: its term saves nothing
+        n = len(members) - 1 - sum(terms[i][1] == (f,) and abs(terms[i][0]) == 1
+                                   for i in members)
+        if n > saved:
+            best, saved = f, n
+    return None if best is None else (best, having[best])
+
+
+def _negative(c):
+    return (c.is_Rational or c.is_Float) and c < 0
+
+
+def _without(factors, f):
+    i = factors.index(f)
+    return factors[:i] + factors[i + 1:]
 
 
 class FloatPrinter(NumPyPrinter):
