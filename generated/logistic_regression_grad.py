@@ -100,6 +100,7 @@ def loss_grad(w, b, x, y):
     z = _z0 + b
     # line 13: p = 1.0 / (1.0 + np.exp(-z))
     p = 1.0 / (1.0 + np.exp(-z))
+    del z
     # backward, line 14: return -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
     d_out6 = -1 / np.broadcast(b, y, _z0).size
     # backward, line 13: p = 1.0 / (1.0 + np.exp(-z))
@@ -117,6 +118,7 @@ def loss_value_and_grad(w, b, x, y):
     z = _z0 + b
     # line 13: p = 1.0 / (1.0 + np.exp(-z))
     p = 1.0 / (1.0 + np.exp(-z))
+    del z
     # line 14: return -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
     _out8 = -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
     # backward, line 14: return -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))

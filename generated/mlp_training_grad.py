@@ -138,6 +138,7 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     logits = _logits0 + b2
     # line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
     shifted = logits - np.max(logits, axis=1, keepdims=True)
+    del logits
     # line 19: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     _log_probs0 = np.exp(shifted)
     _log_probs1 = np.sum(_log_probs0, axis=1, keepdims=True)
@@ -158,6 +159,7 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     dw2 = _matmul_adjoint_rhs(dshifted, h, w2)
     # backward, line 16: h = np.tanh(x @ w1 + b1)
     _t1 = dh * (1 - h**2)
+    del dh, h
     db1 = _unbroadcast(_t1, b1)
     dw1 = _matmul_adjoint_rhs(_t1, x, w1)
     return _like(dw1, w1), _like(db1, b1), _like(dw2, w2), _like(db2, b2)
@@ -172,6 +174,7 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     logits = _logits0 + b2
     # line 18: shifted = logits - np.max(logits, axis=1, keepdims=True)
     shifted = logits - np.max(logits, axis=1, keepdims=True)
+    del logits
     # line 19: log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     _log_probs0 = np.exp(shifted)
     _log_probs1 = np.sum(_log_probs0, axis=1, keepdims=True)
@@ -193,6 +196,7 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     dw2 = _matmul_adjoint_rhs(dshifted, h, w2)
     # backward, line 16: h = np.tanh(x @ w1 + b1)
     _t1 = dh * (1 - h**2)
+    del dh, h
     db1 = _unbroadcast(_t1, b1)
     dw1 = _matmul_adjoint_rhs(_t1, x, w1)
     return _out3, (_like(dw1, w1), _like(db1, b1), _like(dw2, w2), _like(db2, b2))

@@ -91,6 +91,9 @@ class Derivative:
     session: object = None
     tangent_params: list = field(default_factory=list)  # kind "jvp": the tangent arguments
     fast: "Derivative" = None  # the same derivative for Python-float arguments, if worth it
+    # each value's shape as the set of atoms it is a broadcast of (equal sets: equal
+    # shapes; empty: a scalar): what the emitter releases values by
+    shapes: dict = field(default_factory=dict)
 
 
 class Session:
@@ -631,7 +634,8 @@ class _Reverse:
             grads.append(code)
         return Derivative(self.func, self.wrt, self.kind, forward, self.lines, grads,
                           value, self.names, seed=seed if self.kind == "vjp" else None,
-                          children=self.session.order, session=self.session)
+                          children=self.session.order, session=self.session,
+                          shapes=dict(self.base))
 
     def user_callee(self, x):
         return user_callee(self.func, x)

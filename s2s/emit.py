@@ -21,6 +21,7 @@ pass reads like the user's code.  Dead statements are removed first.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import math
 import numbers
@@ -31,12 +32,15 @@ import numpy as np
 
 from . import __version__, runtime
 from .derive import HELPERS, Derivative
+from .rules.structural import HELPER_SHAPES
 from .rules.nondiff import EFFECTS
 from .errors import UnsupportedSyntaxError
 from .frontend import display_name
 from dataclasses import replace
 
 from .ir import Assign, Block, Line, Var, reads, static_code
+from .rules.elementwise import ELEMENTWISE
+from .symbolic import FUNCTIONS, MATH
 
 ATOM = 16
 INFIX = {"add": ("+", 10), "sub": ("-", 10), "mul": ("*", 11), "div": ("/", 11),
@@ -394,8 +398,119 @@ def body_statements(d: Derivative):
     forward, _ = dead_code_tree(list(d.forward), live)
     writer = _Writer([forward, reverse], outputs)
     stmts = writer.build(forward, False) + writer.build(reverse, True)
+    if d.shapes:
+        stmts = _release(d.shapes, (forward, reverse), (writer.inline_set(forward),
+                         writer.inline_set(reverse)), stmts, outputs | set(d.func.params))
     stmts.append(_statement(f"return {result}"))
     return stmts
+
+
+_ELEMENTWISE_CALLS = set(FUNCTIONS.values()) | {"math." + f for f in MATH.values()}
+
+
+def _expr_shape(e, shapes):
+    """The shape (a set of atoms) of a generated expression, or None where unknown:
+    names from `shapes`, numbers scalars, elementwise operations and functions the
+    broadcast of their operands, helpers that of the arguments HELPER_SHAPES names."""
+    if isinstance(e, ast.Name):
+        return shapes.get(e.id)
+    if isinstance(e, ast.Constant):
+        return frozenset() if isinstance(e.value, (int, float)) else None
+    if isinstance(e, ast.UnaryOp):
+        return _expr_shape(e.operand, shapes)
+    if isinstance(e, ast.BinOp) and not isinstance(e.op, ast.MatMult):
+        parts = (_expr_shape(e.left, shapes), _expr_shape(e.right, shapes))
+    elif isinstance(e, ast.Call) and not e.keywords:
+        name = ast.unparse(e.func)
+        if name in _ELEMENTWISE_CALLS:
+            parts = [_expr_shape(a, shapes) for a in e.args]
+        elif name in HELPER_SHAPES:
+            at = HELPER_SHAPES[name]
+            at = range(at[0], len(e.args)) if at[-1] is ... else at
+            parts = [_expr_shape(e.args[i], shapes) for i in at if i < len(e.args)]
+        else:
+            return None
+    else:
+        return None
+    return None if None in parts else frozenset().union(*parts)
+
+
+def _release(shapes, parts, inlined, stmts, keep):
+    """`del` after a top-level elementwise statement for the operands it reads for the
+    last time that have its result's shape: the result takes their place, as an array
+    NumPy updated in place would (`_t1 = dh * (1 - h**2)` then `del dh, h`: the
+    activations go before the weight gradients are made). Smaller operands, operands of
+    unknown shape, scalars, views, arguments and results stay until the return.
+
+    `parts` are the forward and reverse node lists, `inlined` the temporaries of each the
+    writer inlined into their consumer (they have no statement), `stmts` one statement
+    per other node."""
+    shapes = dict(shapes)
+    nodes, reads_of, through = [], [], {}  # through: an inlined temporary -> its reads
+    for part, skip in zip(parts, inlined):
+        for n in part:
+            found = set(_node_reads(n))
+            if isinstance(n, Block):
+                found.update(r for m in _all_nodes(n.body + (n.orelse or []))
+                             for r in _node_reads(m))
+            for name in list(found):
+                found |= through.get(name, set())
+            if isinstance(n, Assign) and n.target in skip:
+                through[n.target] = found
+                continue
+            nodes.append(n)
+            reads_of.append(found)
+    last = {name: i for i, found in enumerate(reads_of) for name in found}
+    views = {t for n in nodes if isinstance(n, Line) and n.view for t in n.targets}
+    out = []
+    for i, (n, stmt) in enumerate(zip(nodes, stmts)):
+        out.append(stmt)
+        shape = _shape_of(n, shapes)
+        if not shape or i == len(nodes) - 1:  # (a scalar releases nothing)
+            continue
+        targets = {n.target} if isinstance(n, Assign) else set(n.targets)
+        dead = sorted(name for name in reads_of[i] if last[name] == i and shapes.get(name) ==
+                      shape and name not in keep | targets | views | set(through))
+        if dead:
+            out.append(_statement("del " + ", ".join(dead)))
+    return out
+
+
+def _elementwise_names(e):
+    """The names an expression of only arithmetic and elementwise functions reads, or
+    None for any other expression."""
+    if isinstance(e, ast.Name):
+        return [e.id]
+    if isinstance(e, ast.Constant):
+        return []
+    if isinstance(e, ast.UnaryOp):
+        return _elementwise_names(e.operand)
+    if isinstance(e, ast.BinOp) and not isinstance(e.op, ast.MatMult):
+        operands = [e.left, e.right]
+    elif isinstance(e, ast.Call) and not e.keywords and ast.unparse(e.func) in _ELEMENTWISE_CALLS:
+        operands = e.args
+    else:
+        return None
+    names = [_elementwise_names(a) for a in operands]
+    return None if None in names else [n for part in names for n in part]
+
+
+def _shape_of(n, shapes):
+    """(the shape of a statement's one result, recorded in `shapes`; for an elementwise
+    statement, the broadcast of its operands of known shape, else None)."""
+    if isinstance(n, Assign):
+        return shapes.get(n.target) if n.op in ELEMENTWISE else None
+    if not (isinstance(n, Line) and len(n.targets) == 1):
+        return None
+    try:
+        e = ast.parse(n.code, mode="eval").body
+    except SyntaxError:
+        return None
+    shapes[n.targets[0]] = _expr_shape(e, shapes)
+    names = _elementwise_names(e)
+    if names is None:
+        return None
+    return frozenset().union(*(shapes[m] for m in names if shapes.get(m) is not None))
 
 
 def _code_of(stmts):

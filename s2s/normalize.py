@@ -152,6 +152,7 @@ class _Normalizer:
         self.ret_node = None
         self.synthetic = {}  # id of an ast.If made to guard code after an exit -> its flag
         self.one_branch = {}  # name -> the `if` that assigns it in one branch only
+        self.deleted = {}  # name -> the `del` statement that removed it
         self.loop_vars = {}  # loop variable -> its loop (not readable after the loop)
 
 
@@ -510,6 +511,13 @@ class _Normalizer:
                                             node=stmt)
         elif isinstance(stmt, ast.Pass):
             pass
+        elif isinstance(stmt, ast.Delete):  # releases memory: no value to follow
+            for target in stmt.targets:
+                if not (isinstance(target, ast.Name) and target.id in self.env):
+                    raise self.error(target, "cannot differentiate `del` of anything but "
+                                             "a local name", "remove the del statement.")
+                del self.env[target.id]
+                self.deleted[target.id] = stmt
         elif isinstance(stmt, ast.Expr):
             if isinstance(stmt.value, ast.Constant):
                 return  # a stray string or number: no effect
@@ -559,7 +567,6 @@ class _Normalizer:
             "FunctionDef": ("a nested `def`", "define the helper at module level."),
             "AsyncFunctionDef": ("a nested `async def`", "define it at module level."),
             "ClassDef": ("a class definition", "define it at module level."),
-            "Delete": ("`del`", "remove the del statement."),
             "Assert": ("`assert`", "check inputs before calling the function."),
             "Raise": ("`raise`", "check inputs before calling the function."),
             "Import": ("an import inside the function", "import at module level."),
@@ -622,6 +629,10 @@ class _Normalizer:
         if name in self.loop_vars:
             raise self.error(node, f"the loop variable {name!r} is read after its loop",
                              "copy it to another name inside the loop.")
+        if name in self.deleted:
+            raise self.error(node, f"{name!r} is read after `del {name}` at line "
+                                   f"{self.deleted[name].lineno}",
+                             f"move the del after the last use of {name}.")
         try:
             value = lookup(self.parsed, name)
         except KeyError:

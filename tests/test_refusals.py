@@ -189,12 +189,18 @@ SYNTAX = [
             assert x > 0  # <-
             return x
         """, Unsupported, "cannot differentiate `assert`", "assert x"),
-    case("del", """
+    case("del-item", """
         def f(x):
             y = x * 2.0
-            del y  # <-
-            return x
-        """, Unsupported, "cannot differentiate `del`", "del y"),
+            del y[0]  # <-
+            return np.sum(y)
+        """, Unsupported, "cannot differentiate `del` of anything but a local name", "y[0]"),
+    case("read-after-del", """
+        def f(x):
+            y = x * 2.0
+            del y
+            return y  # <-
+        """, Unsupported, "'y' is read after `del y` at line 7", "y"),
     case("import", """
         def f(x):
             import math as m  # <-
