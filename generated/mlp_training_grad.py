@@ -153,6 +153,7 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     d_log_probs1 = -_unbroadcast(_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
     dshifted = dshifted + _log_probs0 * d_log_probs1
+    del _log_probs0
     # backward, line 17: logits = h @ w2 + b2
     db2 = _unbroadcast(dshifted, b2)
     dh = _matmul_adjoint_lhs(dshifted, h, w2)
@@ -190,6 +191,7 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     d_log_probs1 = -_unbroadcast(_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
     dshifted = dshifted + _log_probs0 * d_log_probs1
+    del _log_probs0
     # backward, line 17: logits = h @ w2 + b2
     db2 = _unbroadcast(dshifted, b2)
     dh = _matmul_adjoint_lhs(dshifted, h, w2)

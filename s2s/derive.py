@@ -92,8 +92,10 @@ class Derivative:
     tangent_params: list = field(default_factory=list)  # kind "jvp": the tangent arguments
     fast: "Derivative" = None  # the same derivative for Python-float arguments, if worth it
     # each value's shape as the set of atoms it is a broadcast of (equal sets: equal
-    # shapes; empty: a scalar): what the emitter releases values by
+    # shapes; empty: a scalar), and the atoms that are reductions of others' shapes
+    # (see broadcast): what the emitter releases values by
     shapes: dict = field(default_factory=dict)
+    reduced: dict = field(default_factory=dict)
 
 
 class Session:
@@ -293,12 +295,11 @@ class _Reverse:
         # reductions: (operand's shape, axis, keepdims) -> the atom standing for the
         # result's shape (the first such reduction at the top level of the function)
         reductions = {}
-        reduced = {}  # atom -> the shape it is a reduction of, which it broadcasts into
+        self.reduced = reduced = {}  # atom -> the shape it is a reduction of
         top_level = {id(x) for x in self.func.body}
 
         def absorb(shape):
-            # r = reduce(a) broadcasts into a's shape: a broadcast of both has a's shape
-            return frozenset(r for r in shape if not (r in reduced and reduced[r] <= shape - {r}))
+            return broadcast(shape, reduced)
         metadata = {x.target for x in self.assigns  # tuples of ints: x.shape, np.shape(x)
                     if x.op == "attr" and x.param("name") == "shape" or
                     x.op == "call" and x.param("func") == "np.shape"}
@@ -635,7 +636,7 @@ class _Reverse:
         return Derivative(self.func, self.wrt, self.kind, forward, self.lines, grads,
                           value, self.names, seed=seed if self.kind == "vjp" else None,
                           children=self.session.order, session=self.session,
-                          shapes=dict(self.base))
+                          shapes=dict(self.base), reduced=self.reduced)
 
     def user_callee(self, x):
         return user_callee(self.func, x)
@@ -1148,6 +1149,12 @@ class _Reverse:
                 if coeff != 1 and not rest.is_Number:
                     code = _times(coeff, code)
             self.contribute(leaf, code, reads, block, lazy=leaf in lazy, summed=summed)
+
+
+def broadcast(shape, reduced):
+    """The shape of a broadcast of values of shapes whose atoms are `shape`: an atom r
+    that is a reduction of a shape among the others (reduced[r]) broadcasts into it."""
+    return frozenset(r for r in shape if not (r in reduced and reduced[r] <= shape - {r}))
 
 
 def cluster_expression(members):

@@ -31,7 +31,7 @@ import libcst as cst
 import numpy as np
 
 from . import __version__, runtime
-from .derive import HELPERS, Derivative
+from .derive import HELPERS, Derivative, broadcast
 from .rules.structural import HELPER_SHAPES
 from .rules.nondiff import EFFECTS
 from .errors import UnsupportedSyntaxError
@@ -399,8 +399,9 @@ def body_statements(d: Derivative):
     writer = _Writer([forward, reverse], outputs)
     stmts = writer.build(forward, False) + writer.build(reverse, True)
     if d.shapes:
-        stmts = _release(d.shapes, (forward, reverse), (writer.inline_set(forward),
-                         writer.inline_set(reverse)), stmts, outputs | set(d.func.params))
+        stmts = _release(d.shapes, d.reduced, (forward, reverse), (
+            writer.inline_set(forward), writer.inline_set(reverse)), stmts,
+            outputs | set(d.func.params))
     stmts.append(_statement(f"return {result}"))
     return stmts
 
@@ -408,7 +409,7 @@ def body_statements(d: Derivative):
 _ELEMENTWISE_CALLS = set(FUNCTIONS.values()) | {"math." + f for f in MATH.values()}
 
 
-def _expr_shape(e, shapes):
+def _expr_shape(e, shapes, reduced):
     """The shape (a set of atoms) of a generated expression, or None where unknown:
     names from `shapes`, numbers scalars, elementwise operations and functions the
     broadcast of their operands, helpers that of the arguments HELPER_SHAPES names."""
@@ -417,25 +418,25 @@ def _expr_shape(e, shapes):
     if isinstance(e, ast.Constant):
         return frozenset() if isinstance(e.value, (int, float)) else None
     if isinstance(e, ast.UnaryOp):
-        return _expr_shape(e.operand, shapes)
+        return _expr_shape(e.operand, shapes, reduced)
     if isinstance(e, ast.BinOp) and not isinstance(e.op, ast.MatMult):
-        parts = (_expr_shape(e.left, shapes), _expr_shape(e.right, shapes))
+        parts = (_expr_shape(e.left, shapes, reduced), _expr_shape(e.right, shapes, reduced))
     elif isinstance(e, ast.Call) and not e.keywords:
         name = ast.unparse(e.func)
         if name in _ELEMENTWISE_CALLS:
-            parts = [_expr_shape(a, shapes) for a in e.args]
+            parts = [_expr_shape(a, shapes, reduced) for a in e.args]
         elif name in HELPER_SHAPES:
             at = HELPER_SHAPES[name]
             at = range(at[0], len(e.args)) if at[-1] is ... else at
-            parts = [_expr_shape(e.args[i], shapes) for i in at if i < len(e.args)]
+            parts = [_expr_shape(e.args[i], shapes, reduced) for i in at if i < len(e.args)]
         else:
             return None
     else:
         return None
-    return None if None in parts else frozenset().union(*parts)
+    return None if None in parts else broadcast(frozenset().union(*parts), reduced)
 
 
-def _release(shapes, parts, inlined, stmts, keep):
+def _release(shapes, reduced, parts, inlined, stmts, keep):
     """`del` after a top-level elementwise statement for the operands it reads for the
     last time that have its result's shape: the result takes their place, as an array
     NumPy updated in place would (`_t1 = dh * (1 - h**2)` then `del dh, h`: the
@@ -465,7 +466,7 @@ def _release(shapes, parts, inlined, stmts, keep):
     out = []
     for i, (n, stmt) in enumerate(zip(nodes, stmts)):
         out.append(stmt)
-        shape = _shape_of(n, shapes)
+        shape = _shape_of(n, shapes, reduced)
         if not shape or i == len(nodes) - 1:  # (a scalar releases nothing)
             continue
         targets = {n.target} if isinstance(n, Assign) else set(n.targets)
@@ -495,7 +496,7 @@ def _elementwise_names(e):
     return None if None in names else [n for part in names for n in part]
 
 
-def _shape_of(n, shapes):
+def _shape_of(n, shapes, reduced):
     """(the shape of a statement's one result, recorded in `shapes`; for an elementwise
     statement, the broadcast of its operands of known shape, else None)."""
     if isinstance(n, Assign):
@@ -506,11 +507,12 @@ def _shape_of(n, shapes):
         e = ast.parse(n.code, mode="eval").body
     except SyntaxError:
         return None
-    shapes[n.targets[0]] = _expr_shape(e, shapes)
+    shapes[n.targets[0]] = _expr_shape(e, shapes, reduced)
     names = _elementwise_names(e)
     if names is None:
         return None
-    return frozenset().union(*(shapes[m] for m in names if shapes.get(m) is not None))
+    return broadcast(frozenset().union(*(shapes[m] for m in names if shapes.get(m) is not None)),
+                     reduced)
 
 
 def _code_of(stmts):

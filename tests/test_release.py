@@ -60,7 +60,7 @@ def test_the_activations_go_before_the_weight_gradients(tmp_path, monkeypatch):
     assert re.fullmatch(r"\s*_t\d+ = dh \* \(1 - h\*\*2\)", lines[at - 1])
     check_grads(f, args, wrt=("w1", "b1", "w2"))
     released = _peak(lambda: g(*args))
-    monkeypatch.setattr(s2s.emit, "_release", lambda shapes, parts, inlined, stmts, keep: stmts)
+    monkeypatch.setattr(s2s.emit, "_release", lambda shapes, reduced, parts, inlined, stmts, keep: stmts)
     kept = s2s.grad(load(tmp_path, MLP), wrt=("w1", "b1", "w2"))
     assert not _deleted(kept.source)
     for a, b in zip(g(*args), kept(*args)):
