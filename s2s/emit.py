@@ -406,7 +406,8 @@ def body_statements(d: Derivative):
     return stmts
 
 
-_ELEMENTWISE_CALLS = set(FUNCTIONS.values()) | {"math." + f for f in MATH.values()}
+_ELEMENTWISE_CALLS = set(FUNCTIONS.values()) | {"math." + f for f in MATH.values()} | {
+    "np.sqrt", "math.sqrt"}  # (sqrt is a power in SymPy: the printer spells it)
 
 
 def _expr_shape(e, shapes, reduced):
@@ -463,18 +464,27 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
             reads_of.append(found)
     last = {name: i for i, found in enumerate(reads_of) for name in found}
     views = {t for n in nodes if isinstance(n, Line) and n.view for t in n.targets}
-    out = []
+    # one `del` per run of elementwise statements under one comment: released before
+    # the next block, or the next statement that is not elementwise (a product, a sum)
+    out, pending, released_at = [], [], [_shape_of(n, shapes, reduced) for n in nodes]
     for i, (n, stmt) in enumerate(zip(nodes, stmts)):
+        if pending and (released_at[i] is None or _block_key(n) != _block_key(nodes[i - 1])):
+            out.append(_statement("del " + ", ".join(sorted(pending))))
+            pending = []
         out.append(stmt)
-        shape = _shape_of(n, shapes, reduced)
-        if not shape or i == len(nodes) - 1:  # (a scalar releases nothing)
-            continue
-        targets = {n.target} if isinstance(n, Assign) else set(n.targets)
-        dead = sorted(name for name in reads_of[i] if last[name] == i and shapes.get(name) ==
-                      shape and name not in keep | targets | views | set(through))
-        if dead:
-            out.append(_statement("del " + ", ".join(dead)))
+        shape = released_at[i]
+        if shape:  # (a scalar releases nothing)
+            targets = {n.target} if isinstance(n, Assign) else set(n.targets)
+            pending += [name for name in reads_of[i] if last[name] == i and shapes.get(name) ==
+                        shape and name not in keep | targets | views | set(through)]
     return out
+
+
+def _block_key(n):
+    """What the comment above a node quotes (the writer's key)."""
+    if isinstance(n, Assign):
+        return ((n.span.first or n.span.lineno, n.span.statement),)
+    return n.block
 
 
 def _elementwise_names(e):

@@ -139,3 +139,22 @@ def test_a_users_del_is_a_release_and_differentiates(tmp_path):
     g = s2s.grad(f, wrt="w")
     numeric = (g(x, w + eps * v) - g(x, w - eps * v)) / (2 * eps)
     np.testing.assert_allclose(np.tensordot(hess, v, axes=2), numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_one_release_per_run_of_elementwise_statements(tmp_path):
+    f = load(tmp_path, """
+        def f(x, y):
+            a = np.sin(x) * y
+            b = np.cos(a) * x
+            c = np.exp(b) * a
+            d = np.sum(c, axis=0) @ y
+            return np.sum(d * d) + np.sum(c * b)
+        """)
+    source = s2s.grad(f, wrt=("x", "y")).source
+    body = source[source.index("# backward"):].splitlines()
+    # the adjoint of line 7 reads c and exp(b) for the last time in two statements:
+    # released together after both, before the next line's block
+    at = body.index("    del _c0, c")
+    assert body[at - 2].strip().startswith("db = ") and body[at - 1].strip().startswith("da = ")
+    assert body[at + 1].strip().startswith("# backward, line")
+    check_grads(f, [rng.standard_normal((3, 3)), rng.standard_normal((3, 3))], wrt=("x", "y"))
