@@ -50,6 +50,7 @@ from bench import peers, scaling, timing, workloads  # noqa: E402
 
 RTOL, ATOL = 1e-6, 1e-8
 SLOW = 1.15  # s2s/hand-written above this is shown in bold
+HEAVY = 2.0  # s2s's peak memory over the function's above this (straight-line code): bold
 _fresh = itertools.count()
 
 
@@ -323,7 +324,8 @@ def write_markdown(path, env, results, scaling_results, options, chart_note, fai
                   "overhead is the median per-round difference between `s2s.grad(f, wrt)(...)` "
                   "and calling the compiled gradient on the test-size input (noisy when that "
                   "call is long), with the time of `s2s.grad(f, wrt)` alone in parentheses; "
-                  "memory is the tracemalloc peak of a gradient over the function's."
+                  "memory is the tracemalloc peak of a gradient over the function's (above "
+                  f"{HEAVY:g}x in bold for straight-line code, without loops)."
                   + (" **Hessian rows** (kind \"hessian\") time the full Hessian "
                      "instead: `s2s.hessian(f, wrt)` against a hand-written NumPy Hessian, "
                      "`jax.hessian` and `torch.autograd.functional.hessian`; their "
@@ -342,9 +344,11 @@ def write_markdown(path, env, results, scaling_results, options, chart_note, fai
             for p in peer_names:
                 cells.append(fmt_ratio(rows[p]["s2s_to"]) if p in rows else "skipped")
             mem = r["memory"]
+            heavy = mem["s2s"] / max(mem["function"], 1)
             cells += [fmt_time(statistics.median(r["compile"])),
                       f"{fmt_time(r['overhead']['lookup'])} ({fmt_time(r['overhead']['lookup alone'])})",
-                      fmt_ratio(mem["s2s"] / max(mem["function"], 1)),
+                      f"**{fmt_ratio(heavy)}**" if heavy > HEAVY and w.kind == "grad" and
+                      not w.loop else fmt_ratio(heavy),
                       fmt_ratio(mem["hand-written"] / max(mem["function"], 1))]
             if w.kind == "hessian":
                 cells[0] += " (**Hessian**)"

@@ -31,6 +31,7 @@ class Workload:
     describe: Callable[[str], str]  # size -> a short description of the arguments
     quick: bool = True             # part of run.py --quick
     kind: str = "grad"             # "grad", or "hessian" (one wrt; full Hessian)
+    loop: bool = False             # the function loops (its memory target is not 2x)
 
 
 # --- 1. Rosenbrock ------------------------------------------------------------------
@@ -351,7 +352,7 @@ WORKLOADS = [
     # vectorised hand-written gradient (how far a loop is from vectorised code)
     Workload("rosenbrock_loop", "rosenbrock_loop", rosenbrock_loop,
              rosenbrock_loop_hand, ("x",), _loop_args,
-             lambda size: "10-vector, loop over 9 terms"),
+             lambda size: "10-vector, loop over 9 terms", loop=True),
     Workload("logistic", "logistic", logistic_loss, logistic_loss_hand, ("w", "b"),
              _logistic_args, lambda size: "n={} d={}".format(*_LOGISTIC[size])),
     Workload("mlp", "mlp", mlp_loss, mlp_loss_hand, ("w1", "b1", "w2", "b2"), _mlp_args,
@@ -362,7 +363,7 @@ WORKLOADS = [
     Workload("elementwise", "elementwise", elementwise_chain, elementwise_chain_hand, ("x",),
              _elementwise_args, lambda size: f"n={_ELEMENTWISE[size]:,}"),
     Workload("rnn", "rnn", rnn_loss, rnn_loss_hand, ("W", "U", "b"), _rnn_args,
-             lambda size: "T={} H={} input {}".format(*_RNN[size])),
+             lambda size: "T={} H={} input {}".format(*_RNN[size]), loop=True),
 ]
 
 # Hessian rows: not gradients, so kept apart from WORKLOADS (whose tests check gradients)
