@@ -410,33 +410,6 @@ _ELEMENTWISE_CALLS = set(FUNCTIONS.values()) | {"math." + f for f in MATH.values
     "np.sqrt", "math.sqrt"}  # (sqrt is a power in SymPy: the printer spells it)
 
 
-def _expr_shape(e, shapes, reduced):
-    """The shape (a set of atoms) of a generated expression, or None where unknown:
-    names from `shapes`, numbers scalars, elementwise operations and functions the
-    broadcast of their operands, helpers that of the arguments HELPER_SHAPES names."""
-    if isinstance(e, ast.Name):
-        return shapes.get(e.id)
-    if isinstance(e, ast.Constant):
-        return frozenset() if isinstance(e.value, (int, float)) else None
-    if isinstance(e, ast.UnaryOp):
-        return _expr_shape(e.operand, shapes, reduced)
-    if isinstance(e, ast.BinOp) and not isinstance(e.op, ast.MatMult):
-        parts = (_expr_shape(e.left, shapes, reduced), _expr_shape(e.right, shapes, reduced))
-    elif isinstance(e, ast.Call) and not e.keywords:
-        name = ast.unparse(e.func)
-        if name in _ELEMENTWISE_CALLS:
-            parts = [_expr_shape(a, shapes, reduced) for a in e.args]
-        elif name in HELPER_SHAPES:
-            at = HELPER_SHAPES[name]
-            at = range(at[0], len(e.args)) if at[-1] is ... else at
-            parts = [_expr_shape(e.args[i], shapes, reduced) for i in at if i < len(e.args)]
-        else:
-            return None
-    else:
-        return None
-    return None if None in parts else broadcast(frozenset().union(*parts), reduced)
-
-
 def _release(shapes, reduced, parts, inlined, stmts, keep):
     """`del` after a top-level elementwise statement for the operands it reads for the
     last time that have its result's shape: the result takes their place, as an array
@@ -487,38 +460,49 @@ def _block_key(n):
     return n.block
 
 
-def _elementwise_names(e):
-    """The names an expression of only arithmetic and elementwise functions reads, or
-    None for any other expression."""
+def _expression(e, shapes, reduced):
+    """(the shape of a generated expression as a set of atoms, or None where unknown;
+    the names it reads if it is elementwise, only arithmetic and elementwise functions,
+    else None). Names take their shapes from `shapes`, numbers are scalars, elementwise
+    operations broadcast their operands, helpers have the shape of the arguments
+    HELPER_SHAPES names."""
     if isinstance(e, ast.Name):
-        return [e.id]
+        return shapes.get(e.id), [e.id]
     if isinstance(e, ast.Constant):
-        return []
+        return (frozenset() if isinstance(e.value, (int, float)) else None), []
     if isinstance(e, ast.UnaryOp):
-        return _elementwise_names(e.operand)
+        return _expression(e.operand, shapes, reduced)
+    elementwise = True
     if isinstance(e, ast.BinOp) and not isinstance(e.op, ast.MatMult):
         operands = [e.left, e.right]
     elif isinstance(e, ast.Call) and not e.keywords and ast.unparse(e.func) in _ELEMENTWISE_CALLS:
         operands = e.args
+    elif isinstance(e, ast.Call) and not e.keywords and ast.unparse(e.func) in HELPER_SHAPES:
+        at = HELPER_SHAPES[ast.unparse(e.func)]
+        at = range(at[0], len(e.args)) if at[-1] is ... else at
+        operands, elementwise = [e.args[i] for i in at if i < len(e.args)], False
     else:
-        return None
-    names = [_elementwise_names(a) for a in operands]
-    return None if None in names else [n for part in names for n in part]
+        return None, None
+    parts = [_expression(a, shapes, reduced) for a in operands]
+    shape = None if any(p[0] is None for p in parts) else \
+        broadcast(frozenset().union(*(p[0] for p in parts)), reduced)
+    names = None if not elementwise or any(p[1] is None for p in parts) else \
+        [n for p in parts for n in p[1]]
+    return shape, names
 
 
 def _shape_of(n, shapes, reduced):
-    """(the shape of a statement's one result, recorded in `shapes`; for an elementwise
-    statement, the broadcast of its operands of known shape, else None)."""
+    """For an elementwise statement, the broadcast of its operands of known shape, else
+    None (the shape of a generated line's one result is recorded in `shapes`)."""
     if isinstance(n, Assign):
         return shapes.get(n.target) if n.op in ELEMENTWISE else None
     if not (isinstance(n, Line) and len(n.targets) == 1):
         return None
     try:
-        e = ast.parse(n.code, mode="eval").body
+        shapes[n.targets[0]], names = _expression(ast.parse(n.code, mode="eval").body,
+                                                  shapes, reduced)
     except SyntaxError:
         return None
-    shapes[n.targets[0]] = _expr_shape(e, shapes, reduced)
-    names = _elementwise_names(e)
     if names is None:
         return None
     return broadcast(frozenset().union(*(shapes[m] for m in names if shapes.get(m) is not None)),
