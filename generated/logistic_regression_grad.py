@@ -70,11 +70,12 @@ def _like(value, x):
 # y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed
 # (dy may be computed for a broadcast of y: it is summed back to y's shape first).
 def _matmul_adjoint_rhs(dy, a, b):
-    if type(dy) is int or type(dy) is float:  # a literal (the seed 1): in a and b's precision
-        dy = np.asarray(dy, dtype=np.result_type(a, b, 1.0))
-    sa = a.shape if hasattr(a, "shape") else np.shape(a)
-    sb = b.shape if hasattr(b, "shape") else np.shape(b)
-    sy = dy.shape if hasattr(dy, "shape") else np.shape(dy)
+    try:  # arrays (once a step in a loop: no conversions)
+        sa, sb, sy = a.shape, b.shape, dy.shape
+    except AttributeError:
+        if type(dy) is int or type(dy) is float:  # a literal (the seed 1): in a and b's precision
+            dy = np.asarray(dy, dtype=np.result_type(a, b, 1.0))
+        sa, sb, sy = np.shape(a), np.shape(b), np.shape(dy)
     if len(sa) == 2 and (len(sb) == 2 and sy == (sa[0], sb[1]) or len(sb) == 1 and sy == sa[:1]):
         return a.T @ dy
     if len(sa) == 1 and len(sb) == 2 and sy == sb[1:]:
