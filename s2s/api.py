@@ -146,6 +146,7 @@ class _Jacobian:
         self.kind, self.mode = kind, mode
         self.__name__ = f"{getattr(self.func, '__name__', 'f')}_{kind}"
         self.jvp = self.batched = None
+        self._signature = None  # the function's, read on the first call
         if mode != "reverse" and kind != "jvp":
             try:  # a Hessian's value, the gradient, is not needed: tangents only
                 self.batched = _derivative(
@@ -164,11 +165,22 @@ class _Jacobian:
 
     def _values(self, args, kwargs):
         """The values of the wrt arguments in this call (positional, keyword or default)."""
-        bound = inspect.signature(self.func).bind(*args, **kwargs)
+        if self._signature is None:  # (inspect.signature takes microseconds: once)
+            self._signature = inspect.signature(self.func)
+            params = list(self._signature.parameters.values())
+            names = [p.name for p in params]
+            self._names = [names[i] if isinstance(i, int) else i
+                           for i in ([self.wrt] if self.single else self.wrt)]
+            positional = [p.name for p in params if p.kind in (
+                p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            self._positions = [positional.index(n) if n in positional else None
+                               for n in self._names]
+        if not kwargs and None not in self._positions and \
+                all(p < len(args) for p in self._positions):  # (the common call: no binding)
+            return [args[p] for p in self._positions]
+        bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        params = list(inspect.signature(self.func).parameters)
-        items = [self.wrt] if self.single else list(self.wrt)
-        return [bound.arguments[params[i] if isinstance(i, int) else i] for i in items]
+        return [bound.arguments[n] for n in self._names]
 
     def columns(self, args, kwargs):
         xs = [np.asarray(v) for v in self._values(args, kwargs)]

@@ -34,7 +34,7 @@ from .rules.nondiff import STACK_OPS
 from .rules.structural import (HELPER_BATCHED, HELPER_JVPS, HELPER_SUMS, HELPER_TANGENTS,
                                TANGENTS)
 from .simplify import common_factors, in_forward_values, into_where
-from .symbolic import statement_to_sympy, symbol, to_code
+from .symbolic import Batched, statement_to_sympy, symbol, to_code
 
 
 class _TangentContext:
@@ -272,7 +272,9 @@ class _Forward(_Reverse):
             if partial == 0:
                 continue
             partial = in_forward_values(partial, defs)
-            terms.append(partial * symbol(self.operand_tangent(leaf, x.target)))
+            tangent = self.operand_tangent(leaf, x.target)
+            terms.append(partial * (Batched(tangent, real=True) if self.batched else
+                                    symbol(tangent)))
             # the term's shape: the partial's values, and the operand's tangent
             # unless that is itself a smaller stand-in for its broadcast
             bases |= set(self.base.get(s.name, frozenset({s.name}))

@@ -70,3 +70,28 @@ def test_unknown_jacobian_mode_is_refused(tmp_path):
     f = load(tmp_path, "def f(x):\n    return np.sum(x ** 3)\n")
     with pytest.raises(ValueError, match="mode="):
         s2s.jacobian(f, mode="sideways")
+
+
+def test_jacobian_and_hessian_read_wrt_however_it_is_passed(tmp_path):
+    # positional, by keyword, left to its default, keyword-only: the same matrices
+    f = load(tmp_path, """
+        def f(x, scale=2.0, *, w=np.array([0.5, -1.0, 2.0])):
+            return np.tanh(x * w) * scale
+        """)
+    x, w = rng.standard_normal(3), rng.standard_normal(3)
+    expected_x = numeric_jacobian(lambda x: f(x, 2.0, w=w), [x], 0)
+    jac_x = s2s.jacobian(f, wrt="x")
+    for call in (lambda: jac_x(x, w=w), lambda: jac_x(x, 2.0, w=w), lambda: jac_x(x=x, w=w)):
+        np.testing.assert_allclose(call(), expected_x, atol=1e-8)
+    expected_w = numeric_jacobian(lambda w: f(x, 3.0, w=w), [w], 0)
+    np.testing.assert_allclose(s2s.jacobian(f, wrt="w")(x, 3.0, w=w), expected_w, atol=1e-8)
+    default_w = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(s2s.jacobian(f, wrt="w")(x), numeric_jacobian(
+        lambda w: f(x, w=w), [default_w], 0), atol=1e-8)
+    g = load(tmp_path, """
+        def g(x, y, *, k=3.0):
+            return np.sum(np.sin(x * y) * k)
+        """, "g")
+    hess = s2s.hessian(g, wrt="y")
+    for call in (lambda: hess(x, w), lambda: hess(x, y=w), lambda: hess(x, w, k=3.0)):
+        np.testing.assert_allclose(call(), np.diag(-3.0 * x ** 2 * np.sin(x * w)), atol=1e-10)
