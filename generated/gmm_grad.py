@@ -196,6 +196,20 @@ def _basic_index(index):
                for p in parts)
 
 
+# dx with dy added at index, in dx itself: an array the gradient made and owns (the
+# accumulator of a reverse loop: O(1) a step, not a new array of x's size).  Unless dx
+# holds floats and dy is real, a new array instead.
+def _add_at(dx, dy, index):
+    complex_dy = dy.dtype.kind == "c" if hasattr(dy, "dtype") else isinstance(dy, complex)
+    if dx.dtype.kind != "f" or complex_dy:
+        return dx + _getitem_adjoint(dy, dx, index)  # (NumPy would cast to dx's kind)
+    if type(index) is int or _basic_index(index):
+        dx[index] += dy
+    else:
+        np.add.at(dx, index, dy)
+    return dx
+
+
 # a gradient is defined for a scalar result only: the result broadcasts `values`.
 def _check_scalar(function, *values):
     for v in values:
@@ -325,7 +339,7 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     dicf = _getitem_adjoint(d_lower0, icf, np.s_[:, d:])
     # backward, line 25: q_diags = np.exp(icf[:, :d])
     d_q_diags0 = np.expand_dims(dsum_qs, 1) + dq_diags * q_diags
-    dicf = dicf + _getitem_adjoint(d_q_diags0, icf, np.s_[:, :d])
+    dicf = _add_at(dicf, d_q_diags0, np.s_[:, :d])
     return _like(dalphas, alphas), _like(dmeans, means), _like(dicf, icf)
 
 
@@ -438,5 +452,5 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     dicf = _getitem_adjoint(d_lower0, icf, np.s_[:, d:])
     # backward, line 25: q_diags = np.exp(icf[:, :d])
     d_q_diags0 = np.expand_dims(dsum_qs, 1) + dq_diags * q_diags
-    dicf = dicf + _getitem_adjoint(d_q_diags0, icf, np.s_[:, :d])
+    dicf = _add_at(dicf, d_q_diags0, np.s_[:, :d])
     return _out12, (_like(dalphas, alphas), _like(dmeans, means), _like(dicf, icf))

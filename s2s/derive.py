@@ -62,6 +62,7 @@ _ACCUMULATED_SUM = re.compile(
     r"([A-Za-z_]\w*) \+ _unbroadcast\(([A-Za-z_]\w*), ([A-Za-z_]\w*)\)")
 _ACCUMULATED_INDEX = re.compile(
     r"([A-Za-z_]\w*) \+ _getitem_adjoint\(([A-Za-z_]\w*), ([A-Za-z_]\w*), (.+)\)")
+_NEW_INDEX_ADJOINT = re.compile(r"_getitem_adjoint\(([A-Za-z_]\w*), ([A-Za-z_]\w*), (.+)\)")
 _IDENT = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][-+]?\d+)?")
@@ -616,6 +617,7 @@ class _Reverse:
                     if shape <= atoms_out:
                         self.base[name] = frozenset()
         self.reverse_block(self.func.body[:-1])
+        self.lines = self.add_in_place_after_index(self.lines)
         grads = []
         for w in self.wrt:
             code = self.adj.get(w)
@@ -959,9 +961,28 @@ class _Reverse:
             if any(total in _line_reads(y) or total in _line_targets(y) for y in others):
                 continue
             for k in at:
-                dy, x, index = _ACCUMULATED_INDEX.fullmatch(body[k].code).groups()[1:]
-                body[k] = dataclasses.replace(body[k], code=f"_add_at({total}, {dy}, {index})")
+                body[k] = dataclasses.replace(
+                    body[k], code=_in_place(_ACCUMULATED_INDEX.fullmatch(body[k].code)))
         return body
+
+    def add_in_place_after_index(self, lines):
+        """Straight-line code: `dx = dx + _getitem_adjoint(d, x, i)` where dx holds the
+        array an earlier `_getitem_adjoint(d0, x, i0)` made (x's shape, owned by the
+        gradient) and nothing has read it since: d added at i into it (_add_at), one
+        pass over the slice for three over x (zeros, filling, the sum): stencils such
+        as x[1:] - x[:-1] have one adjoint per slice."""
+        fresh = {}  # adjoint -> the value whose shape its new array of zeros has
+        for k, line in enumerate(lines):
+            m = _ACCUMULATED_INDEX.fullmatch(line.code) if isinstance(line, Line) else None
+            if m and line.targets == (m.group(1),) and fresh.get(m.group(1)) == m.group(3):
+                lines[k] = dataclasses.replace(line, code=_in_place(m))
+                continue
+            for name in _line_reads(line) | _line_targets(line):
+                fresh.pop(name, None)
+            m = _NEW_INDEX_ADJOINT.fullmatch(line.code) if isinstance(line, Line) else None
+            if m and len(line.targets) == 1 and m.group(2) not in self.tuples:
+                fresh[line.targets[0]] = m.group(2)
+        return lines
 
     def batch_products(self, body, outer, block):
         """`dW = dW + _matmul_adjoint_lhs(d, W, h)` in every iteration of a reverse loop,
@@ -1341,6 +1362,12 @@ def _line_targets(line):
     if isinstance(line, Block):
         return set().union(*(_line_targets(y) for y in line.body + (line.orelse or [])))
     return defined([line])
+
+
+def _in_place(accumulated):
+    """`dx = _add_at(dx, d, i)` for the match of `dx + _getitem_adjoint(d, x, i)`."""
+    total, dy, _, index = accumulated.groups()
+    return f"_add_at({total}, {dy}, {index})"
 
 
 def _single_term(code):

@@ -436,7 +436,8 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
             nodes.append(n)
             reads_of.append(found)
     last = {name: i for i, found in enumerate(reads_of) for name in found}
-    views = {t for n in nodes if isinstance(n, Line) and n.view for t in n.targets}
+    views = {t for n in nodes if isinstance(n, Line) and n.view for t in n.targets} | {
+        n.target for n in nodes if isinstance(n, Assign) and _is_view(n)}
     # one `del` per run of elementwise statements under one comment: released before
     # the next block, or the next statement that is not elementwise (a product, a sum)
     out, pending, released_at = [], [], [_shape_of(n, shapes, reduced) for n in nodes]
@@ -451,6 +452,18 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
             pending += [name for name in reads_of[i] if last[name] == i and shapes.get(name) ==
                         shape and name not in keep | targets | views | set(through)]
     return out
+
+
+_VIEW_OPS = {"np.expand_dims", "np.squeeze", "np.transpose", "np.reshape", "np.ravel"}
+
+
+def _is_view(stmt):
+    """Whether a forward statement's value is (usually) a view of its operand: x[1:],
+    x.T, a reshape. Releasing it frees nothing."""
+    if stmt.op == "getitem":
+        index = stmt.param("index")
+        return not isinstance(index, Var) and runtime._basic_index(index)
+    return stmt.op in _VIEW_OPS or stmt.op == "attr" and stmt.param("name") == "T"
 
 
 def _block_key(n):

@@ -413,6 +413,43 @@ def test_in_place_adjoints_with_repeated_indices_and_other_readers(tmp_path):
         np.testing.assert_allclose(s2s.hessian(f)(x), fd, rtol=1e-5, atol=1e-5)
 
 
+STENCILS = """
+    def stencil(x):
+        d2 = x[2:] - 2.0 * x[1:-1] + x[:-2]
+        return np.sum(d2 ** 2) + np.sum(np.tanh(x[1:] - x[:-1]))
+
+    def read_between(x):
+        a = np.sin(x[1:])
+        b = np.cos(x[:-1])
+        return np.sum(a * b) + np.sum(a ** 2)
+
+    def index_list(x, idx):
+        return np.sum(np.exp(x[idx])) + np.sum(x[:3] ** 2)
+"""
+
+
+def test_straight_line_indexed_adjoints_are_added_in_place(tmp_path):
+    # x[2:], x[1:-1], x[:-2], x[1:], x[:-1]: one new array, then each slice added into it
+    f = load(tmp_path, STENCILS, "stencil")
+    body = s2s.grad(f).source.split("def stencil_grad(")[1]
+    assert body.count("_getitem_adjoint(") == 1 and body.count("dx = _add_at(dx, ") == 4
+    for x in (rng.standard_normal(8), np.zeros(8), -np.ones(8) * 30.0):
+        check_grads(f, (x,))
+    x = rng.standard_normal(6)
+    g = s2s.grad(f)
+    assert np.all(g(x) == g(x))  # each call starts from its own array
+    eps = 1e-6
+    fd = np.stack([(g(x + eps * e) - g(x - eps * e)) / (2 * eps) for e in np.eye(6)], axis=1)
+    np.testing.assert_allclose(s2s.hessian(f)(x), fd, rtol=1e-6, atol=1e-6)
+    x32 = x.astype(np.float32)
+    assert g(x32).dtype == np.float32
+    np.testing.assert_allclose(g(x32), g(x), rtol=1e-4, atol=1e-4)
+    env = f.__globals__
+    check_grads(env["read_between"], (rng.standard_normal(6),))
+    idx = np.array([0, 4, 4, 1])  # repeats add up (np.add.at)
+    check_grads(env["index_list"], (rng.standard_normal(6), idx))
+
+
 def test_add_at_keeps_an_integer_accumulator_and_complex_adjoints_intact():
     from s2s.runtime import _add_at
     dx = np.zeros(3, dtype=int)
