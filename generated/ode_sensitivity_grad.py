@@ -45,7 +45,10 @@ def _sum_axes(g, axes, keepdims=False):
 # a value computed from literals only (np.where(x > 0, 1, 0.5)), in x's precision.
 def _like(value, x):
     if type(x) is float:
-        return float(value) if type(value) is int else value
+        if type(value) is int:
+            return float(value)
+        kind = value.dtype.kind if hasattr(value, "dtype") else "f"
+        return value if kind in "fc" else np.asarray(value, dtype=float)  # where(x, 1, 0)
     dtype = getattr(value, "dtype", None)  # (a dtype equals None: np.dtype(None) is float64)
     if dtype is not None and dtype == getattr(x, "dtype", None) is not None:
         return value

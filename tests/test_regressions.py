@@ -780,6 +780,22 @@ def test_like_gives_a_number_the_precision_of_a_numpy_scalar():
     assert type(_like(1, 1.5)) is float
 
 
+def test_a_branch_weight_of_a_python_float_is_a_float(tmp_path):
+    # np.where(x, 1, 0) of a Python float is an int array: _like passed it through
+    # (fuzz seed 33272: the gradient of np.where(x, x, y) came back as int64)
+    from s2s.runtime import _like
+    assert _like(np.where(1.5, 1, 0), 1.5).dtype == np.float64
+    assert _like(np.array([True, False]), 1.5).dtype == np.float64
+    assert _like(np.float32(2.0), 1.5).dtype == np.float32  # a float stays as it is
+    f = load(tmp_path, """
+        def f(x, y):
+            return np.where(x, x, y)
+        """)
+    for x in (-1.4, 0.0, 2.5):
+        g = s2s.grad(f, wrt="x")(x, 0.5)
+        assert np.asarray(g).dtype == np.float64 and g == (1.0 if x else 0.0)
+
+
 def test_a_partial_is_never_rewritten_to_divide_by_another_value(tmp_path):
     # v = w * tanh(z) / (1 + z): in_forward_values wrote tanh(z) = v (1 + z) / w, so
     # dw = v * z / w, NaN at w = 0 where the gradient is tanh(z) z / (1 + z) (predates
