@@ -441,6 +441,7 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
     # one `del` per run of elementwise statements under one comment: released before
     # the next block, or the next statement that is not elementwise (a product, a sum)
     out, pending, released_at = [], [], [_shape_of(n, shapes, reduced) for n in nodes]
+    kept = keep | views | set(through)
     for i, (n, stmt) in enumerate(zip(nodes, stmts)):
         if pending and (released_at[i] is None or _block_key(n) != _block_key(nodes[i - 1])):
             out.append(_statement("del " + ", ".join(sorted(pending))))
@@ -450,7 +451,7 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
         if shape:  # (a scalar releases nothing)
             targets = {n.target} if isinstance(n, Assign) else set(n.targets)
             pending += [name for name in reads_of[i] if last[name] == i and shapes.get(name) ==
-                        shape and name not in keep | targets | views | set(through)]
+                        shape and name not in kept and name not in targets]
     return out
 
 
