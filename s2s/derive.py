@@ -346,6 +346,33 @@ class _Reverse:
         top = [x.target for x in self.func.body if isinstance(x, Assign)]
         self.order = {n: i for i, n in enumerate(list(self.func.params) + top)}
 
+    def scalar_atoms(self, atoms):
+        """The atoms of a value found to be a scalar (ndim 0), and more: a broadcast has
+        no fewer dimensions than any operand, so where a name that merges values is
+        among them, so are the atoms of what it takes: a loop-carried name's start, and
+        those of its update computed in the loop (out = out + f(x[i]): x[i] was a scalar
+        in every iteration that ran; a value from before the loop, in none if none ran),
+        an if's result's branch values computed in their branch."""
+        takes = {}  # merged name -> [(value, the names inside whose atoms count, or None)]
+        for x in self.all:
+            if isinstance(x, Loop):
+                inside = defined(x.body)
+                for c in x.carried:
+                    takes.setdefault(c.name, []).extend(((c.init, None), (c.update, inside)))
+            elif isinstance(x, If):
+                then, orelse = defined(x.body), defined(x.orelse)
+                for p in x.phis:
+                    takes.setdefault(p.target, []).extend(((p.then, then), (p.orelse, orelse)))
+        atoms, todo = set(atoms), list(atoms)
+        while todo:
+            for v, inside in takes.get(todo.pop(), ()):
+                if isinstance(v, Var):
+                    new = self.base.get(v.name, frozenset({v.name})) - atoms
+                    new = new if inside is None else new & inside
+                    atoms |= new
+                    todo.extend(new)
+        return frozenset(atoms)
+
     def same_shape(self, a, b):
         return self.base.get(a, frozenset({a})) == self.base.get(b, frozenset({b}))
 
@@ -612,7 +639,7 @@ class _Reverse:
                                     frozenset(atoms)))
                 # past the check the result is a scalar, and so is each value whose
                 # shape is a broadcast of some of the result's atoms
-                atoms_out = self.base[out.name]
+                atoms_out = self.scalar_atoms(self.base[out.name])
                 for name, shape in self.base.items():
                     if shape <= atoms_out:
                         self.base[name] = frozenset()

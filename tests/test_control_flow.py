@@ -509,3 +509,57 @@ def test_no_tape_for_a_carried_value_the_reverse_loop_never_reads(tmp_path):
     check_grads(f, (rng.standard_normal(5), np.array([0, 2, 2, 4, 0])))
     f = load(tmp_path, RNN, "rnn_loss")  # the RNN's hidden states are read: kept
     assert "_h_stack.append(h)" in s2s.grad(f, wrt=(0, 1, 2)).source
+
+
+SCALAR_LOOPS = """
+    def chain(x):
+        out = 0.0
+        for i in range(x.shape[0] - 1):
+            out = out + (1.0 - x[i]) ** 2 + 100.0 * (x[i + 1] - x[i] ** 2) ** 2
+        return out
+
+    def no_steps(d, x0, n):
+        x = x0
+        for i in range(n):
+            x = x + d
+        return x * 1.0 + np.sum(d * 2.0)
+
+    def branch(d, x0, c):
+        if c > 0:
+            x = x0 + d
+        else:
+            x = x0
+        return x * 1.0 + np.sum(d * 2.0)
+"""
+
+
+def test_a_scalar_loop_result_makes_every_iteration_scalar(tmp_path):
+    # out = out + f(x[i]) is a scalar at the end: so were out and x[i] in every
+    # iteration: no stack of out for its shape, no _unbroadcast in the reverse loop
+    f = load(tmp_path, SCALAR_LOOPS, "chain")
+    body = s2s.grad(f).source.split("def chain_grad(")[1]
+    assert "_unbroadcast" not in body and "_stack" not in body
+    for x in (rng.standard_normal(6), np.zeros(6), -np.ones(6) * 30.0):
+        check_grads(f, (x,))
+    x = rng.standard_normal(5)
+    g, eps = s2s.grad(f), 1e-6
+    fd = np.stack([(g(x + eps * e) - g(x - eps * e)) / (2 * eps) for e in np.eye(5)], axis=1)
+    np.testing.assert_allclose(s2s.hessian(f)(x), fd, rtol=1e-6, atol=1e-5)
+
+
+def test_a_value_from_before_a_loop_is_not_taken_for_a_scalar_if_no_step_ran(tmp_path):
+    # x = x + d in a loop of no steps leaves x scalar whatever d is: d's gradient
+    # keeps d's shape; with steps, a vector d makes the result a vector: refused
+    env = load(tmp_path, SCALAR_LOOPS, "no_steps").__globals__
+    d = rng.standard_normal(3)
+    for name, quiet, loud in (("no_steps", (d, 0.5, 0), (d, 0.5, 2)),
+                              ("branch", (d, 0.5, -1.0), (d, 0.5, 1.0))):
+        g = s2s.grad(env[name], wrt=("d", "x0"))
+        dd, dx0 = g(*quiet)
+        assert np.shape(dd) == (3,) and np.allclose(dd, 2.0) and dx0 == 1.0
+        with pytest.raises(ValueError, match="returned an array"):
+            g(*loud)
+        dd, dx0 = g(1.5, 0.5, *quiet[2:])  # a scalar d: each step adds its own 1
+        assert dd == pytest.approx(2.0) and dx0 == 1.0
+        dd, _ = g(1.5, 0.5, *loud[2:])
+        assert dd == pytest.approx(2.0 + (2 if name == "no_steps" else 1))
