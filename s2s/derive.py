@@ -292,6 +292,9 @@ class _Reverse:
                               if p.then != Var(p.target) or p.orelse != Var(p.target))
         for name in merged:
             base[name] = frozenset({name})
+        for x in self.all:  # for i in range(...): i is a Python int
+            if isinstance(x, Loop) and x.index is not None:
+                base[x.index] = frozenset()
         found = {}  # name -> the shapes of its definitions (branches may share a name)
         # reductions: (operand's shape, axis, keepdims) -> the atom standing for the
         # result's shape (the first such reduction at the top level of the function)
@@ -892,8 +895,10 @@ class _Reverse:
         outer = sorted((v for v in used if v in self.active and v not in inner),
                        key=lambda v: (self.order.get(v, len(self.order)), v))
         carried = [c for c in loop.carried if c.name in self.active]
+        constant = self.constant_adjoints(loop, carried)
         for c in carried:
-            self.sync(c.name, block)
+            if c.name not in constant:
+                self.sync(c.name, block)
         start = len(self.lines)
         for v in outer:
             self.sync(v, block)
@@ -926,7 +931,9 @@ class _Reverse:
                 if c.update == Var(c.name):
                     continue
                 dh = self.adj[c.name]
-                if isinstance(c.update, Var) and c.update.name in self.active:
+                if c.name in constant:
+                    self.set_adj(c.update.name, dh)
+                elif isinstance(c.update, Var) and c.update.name in self.active:
                     if c.update.name in inner:
                         name = self.adjoint_name(c.update.name)
                         self.lines.append(Line((name,), dh, frozenset({dh}), block))
@@ -937,7 +944,12 @@ class _Reverse:
                 self.lazy.discard(c.name)
             self.reverse_block(loop.body)
             for c in carried:
-                self.sync(c.name, block)
+                if c.name not in constant:
+                    self.sync(c.name, block)
+                elif not _NUMBER.fullmatch(self.adj.get(c.name) or "") or \
+                        float(self.adj[c.name]) != float(constant[c.name]):
+                    raise InternalError(f"internal error in s2s: the adjoint of {c.name} "
+                                        "changed in a loop; please report this")
             for v in outer:
                 self.sync(v, block)
         body = self.collect(build)
@@ -968,6 +980,34 @@ class _Reverse:
         for c in carried:
             if c.init != Var(c.name) and isinstance(c.init, Var):
                 self.contribute(c.init.name, self.adj[c.name], {self.adj[c.name]}, block)
+
+    def constant_adjoints(self, loop, carried):
+        """{carried name: its adjoint} for the accumulators whose adjoint is a number
+        before the reverse loop (the seed 1) and that an iteration passes on unchanged:
+        out = out + f(x[i]), out read by nothing else in the loop and the update by
+        nothing but the next iteration. The adjoint stays that number in every
+        iteration: no alias lines, no products by it."""
+        inside = {id(y) for y in walk(loop.body)}
+        found = {}
+        for c in carried:
+            dy = self.adj.get(c.name)
+            if dy is None or not _NUMBER.fullmatch(dy) or c.name in self.lazy or \
+                    not isinstance(c.update, Var):
+                continue
+            root = next((y for y in loop.body if isinstance(y, Assign) and
+                         y.target == c.update.name), None)
+            if root is None or self.root_of.get(id(root)) != id(root) or \
+                    not self.same_shape(c.name, root.target):
+                continue
+            members = {id(m) for m in self.members[id(root)]}
+            if any(id(y) in inside and (id(y) not in members or where is None)
+                   for y, where in self.uses.get(c.name, ())) or \
+                    any(y is not loop for y, _ in self.uses.get(c.update.name, ())):
+                continue
+            expr, _ = cluster_expression(self.members[id(root)])
+            if sp.diff(expr, symbol(c.name)) == 1:
+                found[c.name] = dy
+        return found
 
     def add_in_place(self, body, outer, zeros):
         """`dx = dx + _getitem_adjoint(d, x, i)` in every iteration of a reverse loop

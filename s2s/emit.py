@@ -328,6 +328,7 @@ class _Writer:
         out = []
         inline = self.inline_set(nodes)
         inlined = {}
+        recomputed = False  # the last node was a forward statement in a reverse sweep
         for n in nodes:
             if isinstance(n, Assign):
                 text = render(n, inlined)
@@ -338,8 +339,11 @@ class _Writer:
                 code = text[0] if n.op == "stack_push" or _effect(n) else \
                     f"{n.target} = {text[0]}"
                 out.append(_statement(code, self.comments(key, last, False)))
-                last = key
-            elif isinstance(n, Line):
+                last, recomputed = key, backward
+                continue
+            if recomputed:  # "# backward, line 7" after a forward "# line 7" too
+                last, recomputed = (), False
+            if isinstance(n, Line):
                 target = ", ".join(n.targets)
                 code = f"{target} = {n.code}" if target else n.code
                 out.append(_statement(code, self.comments(n.block, last, backward)))
