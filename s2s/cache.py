@@ -24,7 +24,9 @@ back to deriving.  Writes go to a temporary file in the same directory, then
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import linecache
@@ -139,11 +141,27 @@ def compiled(func, ir, options, origin, generate):
                 return load(found[0], found[1], origin, found[2])
             except Exception:  # text that does not compile or run: derive it again
                 pass
-    source, name, namespace = generate()
+    with _collector_paused():
+        source, name, namespace = generate()
     result = load(source, name, origin, namespace)
     if entry is not None:
         entry.write(source, name, namespace)
     return result
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Deriving makes many short-lived SymPy objects and next to no cycles, and every
+    collection of the oldest generation rescans the whole process: with JAX and PyTorch
+    loaded, 1000 statements took 12x the time of 100 with the collector on, 10.7x with
+    it paused. Paused while deriving, restored after (nested: by the outermost)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Uncacheable(Exception):

@@ -128,3 +128,31 @@ def test_generated_code_does_not_touch_user_globals(tmp_path):
     before = set(module_globals)
     np.testing.assert_allclose(s2s.grad(f)(np.array([1.0, 2.0])), [6.0, 12.0])
     assert set(module_globals) == before
+
+
+def test_the_garbage_collector_is_paused_while_deriving_and_restored(tmp_path, monkeypatch):
+    import gc
+    import s2s.api
+    seen = []
+    real = s2s.api.derive
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+    monkeypatch.setattr(s2s.api, "derive", watched)
+    f = load(tmp_path, "def f(x):\n    return np.sum(np.sin(x) * x)\n")
+    bad = load(tmp_path, "def g(x):\n    return np.sum(np.cumsum(x))\n", "g")  # no rule
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            s2s.clear_cache()
+            g = s2s.grad(f)
+            assert seen[-1] is False and gc.isenabled() is enabled
+            np.testing.assert_allclose(g(np.array([0.5, -1.0])),
+                                       np.sin([0.5, -1.0]) + np.array([0.5, -1.0]) * np.cos([0.5, -1.0]))
+            with pytest.raises(s2s.DifferentiationError):  # restored on an error too
+                s2s.grad(bad)
+            assert seen[-1] is False and len(seen) % 2 == 0 and gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
