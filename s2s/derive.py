@@ -273,16 +273,6 @@ class _Reverse:
 
         Equal sets mean provably equal shapes; the empty set is a scalar.  Atoms are
         arguments, array constants and results of ops that are not elementwise."""
-        base = {p: frozenset() if p in self.func.scalars else frozenset({p})
-                for p in self.func.params}
-
-        def of(a):
-            if isinstance(a, Var):
-                return base.get(a.name, frozenset({a.name}))
-            return frozenset() if isinstance(a.value, (int, float, bool)) else frozenset({a.text})
-
-        # Names that merge values (loop-carried, or set by a branch's copy) are atoms;
-        # a name every branch assigns with an op keeps the shape they agree on.
         merged = set()
         for x in self.all:
             if isinstance(x, Loop):
@@ -290,56 +280,101 @@ class _Reverse:
             elif isinstance(x, If):
                 merged.update(p.target for p in x.phis
                               if p.then != Var(p.target) or p.orelse != Var(p.target))
-        for name in merged:
-            base[name] = frozenset({name})
-        for x in self.all:  # for i in range(...): i is a Python int
-            if isinstance(x, Loop) and x.index is not None:
-                base[x.index] = frozenset()
-        found = {}  # name -> the shapes of its definitions (branches may share a name)
-        # reductions: (operand's shape, axis, keepdims) -> the atom standing for the
-        # result's shape (the first such reduction at the top level of the function)
-        reductions = {}
-        self.reduced = reduced = {}  # atom -> the shape it is a reduction of
-        top_level = {id(x) for x in self.func.body}
 
-        def absorb(shape):
-            return broadcast(shape, reduced)
-        metadata = {x.target for x in self.assigns  # tuples of ints: x.shape, np.shape(x)
-                    if x.op == "attr" and x.param("name") == "shape" or
-                    x.op == "call" and x.param("func") == "np.shape"}
-        for x in self.assigns:
-            if x.target in merged:
-                continue
-            axis, keepdims = x.param("axis"), x.param("keepdims")
-            if x.op in SHAPE_ELEMENTWISE:
-                shape = absorb(frozenset().union(*(of(a) for a in x.args)))
-            elif (x.op in REDUCTIONS and axis is None and not keepdims) \
-                    or x.op in ("np.trace", "np.linalg.norm"):
-                shape = frozenset()
-            elif x.op in REDUCTIONS and isinstance(x.args[0], Var) and _static_axis(axis):
-                atom = x.target
-                if id(x) in top_level:
-                    atom = reductions.setdefault((of(x.args[0]), axis, bool(keepdims)), atom)
-                shape = frozenset({atom})
-                if keepdims or axis == 0 or isinstance(axis, tuple) and axis and \
-                        axis == tuple(range(len(axis))):
-                    reduced[atom] = of(x.args[0])  # leading axes, or kept: aligned
-            elif x.op == "attr" and x.param("name") in ("ndim", "size") or \
-                    x.op == "call" and x.param("func") in ("len", "int", "np.ndim", "np.size") or \
-                    x.op == "getitem" and isinstance(x.args[0], Var) and \
-                    x.args[0].name in metadata and type(x.param("index")) is int:
-                shape = frozenset()  # a Python int (n, d = x.shape)
-            elif x.op == "call" and x.param("func") in HELPER_SHAPES and \
-                    not x.param("kwnames") and \
-                    not any(isinstance(a, Var) and a.name in self.tuples for a in x.args):
-                at = HELPER_SHAPES[x.param("func")]
-                if at[-1] is ...:
-                    at = range(at[0], len(x.args))
-                shape = frozenset().union(*(of(x.args[i]) for i in at if i < len(x.args)))
-            else:
-                shape = frozenset({x.target})
-            found.setdefault(x.target, set()).add(shape)
-            base[x.target] = shape if len(found[x.target]) == 1 else frozenset({x.target})
+        def sweep(scalars):
+            """The shapes, with the merging names in `scalars` taken for scalars."""
+            base = {p: frozenset() if p in self.func.scalars else frozenset({p})
+                    for p in self.func.params}
+
+            def of(a):
+                if isinstance(a, Var):
+                    return base.get(a.name, frozenset({a.name}))
+                if isinstance(a.value, (int, float, bool)):
+                    return frozenset()
+                return frozenset({a.text})
+
+            # Names that merge values (loop-carried, or set by a branch's copy) are atoms;
+            # a name every branch assigns with an op keeps the shape they agree on.
+            for name in merged:
+                base[name] = frozenset() if name in scalars else frozenset({name})
+            for x in self.all:  # for i in range(...): i is a Python int
+                if isinstance(x, Loop) and x.index is not None:
+                    base[x.index] = frozenset()
+            found = {}  # name -> the shapes of its definitions (branches may share a name)
+            # reductions: (operand's shape, axis, keepdims) -> the atom standing for the
+            # result's shape (the first such reduction at the top level of the function)
+            reductions = {}
+            self.reduced = reduced = {}  # atom -> the shape it is a reduction of
+            top_level = {id(x) for x in self.func.body}
+
+            def absorb(shape):
+                return broadcast(shape, reduced)
+            metadata = {x.target for x in self.assigns  # tuples of ints: x.shape, np.shape(x)
+                        if x.op == "attr" and x.param("name") == "shape" or
+                        x.op == "call" and x.param("func") == "np.shape"}
+            for x in self.assigns:
+                if x.target in merged:
+                    continue
+                axis, keepdims = x.param("axis"), x.param("keepdims")
+                if x.op in SHAPE_ELEMENTWISE:
+                    shape = absorb(frozenset().union(*(of(a) for a in x.args)))
+                elif (x.op in REDUCTIONS and axis is None and not keepdims) \
+                        or x.op in ("np.trace", "np.linalg.norm"):
+                    shape = frozenset()
+                elif x.op in REDUCTIONS and isinstance(x.args[0], Var) and _static_axis(axis):
+                    atom = x.target
+                    if id(x) in top_level:
+                        atom = reductions.setdefault((of(x.args[0]), axis, bool(keepdims)), atom)
+                    shape = frozenset({atom})
+                    if keepdims or axis == 0 or isinstance(axis, tuple) and axis and \
+                            axis == tuple(range(len(axis))):
+                        reduced[atom] = of(x.args[0])  # leading axes, or kept: aligned
+                elif x.op == "attr" and x.param("name") in ("ndim", "size") or \
+                        x.op == "call" and x.param("func") in (
+                            "len", "int", "np.ndim", "np.size") or \
+                        x.op == "getitem" and isinstance(x.args[0], Var) and \
+                        x.args[0].name in metadata and type(x.param("index")) is int:
+                    shape = frozenset()  # a Python int (n, d = x.shape)
+                elif x.op == "call" and x.param("func") in HELPER_SHAPES and \
+                        not x.param("kwnames") and \
+                        not any(isinstance(a, Var) and a.name in self.tuples for a in x.args):
+                    at = HELPER_SHAPES[x.param("func")]
+                    if at[-1] is ...:
+                        at = range(at[0], len(x.args))
+                    shape = frozenset().union(*(of(x.args[i]) for i in at if i < len(x.args)))
+                else:
+                    shape = frozenset({x.target})
+                found.setdefault(x.target, set()).add(shape)
+                base[x.target] = shape if len(found[x.target]) == 1 else frozenset({x.target})
+            return base, of
+
+        # A merging name is an atom, unless every value it takes is a scalar given
+        # the others: a loop-carried name that starts scalar and whose update is a
+        # broadcast of it and scalars (out = out + x * y with x, y floats) is one in
+        # every iteration, whether or not any runs (then its forward loop, which only
+        # computed it for _check_scalar, is dead code).
+        scalars = set()
+        while True:
+            base, of = sweep(scalars)
+            takes = {}  # merging name -> whether every value it takes is a scalar
+            for x in self.all:
+                if isinstance(x, Loop):  # a start that is a scalar (not the name itself:
+                    # that is its value from before), an update of it and scalars
+                    pairs = [(c.name, c.init != Var(c.name) and not of(c.init) and
+                              of(c.update) <= {c.name}) for c in x.carried]
+                elif isinstance(x, If):  # scalars in both branches (the name itself, or a
+                    # value of it, stands for what it held before the if: unknown)
+                    pairs = [(p.target, not any(v == Var(p.target) or of(v)
+                                                for v in (p.then, p.orelse))) for p in x.phis]
+                else:
+                    continue
+                for name, scalar in pairs:
+                    takes[name] = takes.get(name, True) and scalar
+            grown = {name for name, scalar in takes.items()
+                     if scalar and name in merged and name not in scalars}
+            if not grown:
+                break
+            scalars |= grown
         if self.float_path:  # every argument a Python float, every op elementwise
             names = {x.target for x in self.assigns} | {
                 p.target for x in self.all if isinstance(x, If) for p in x.phis}

@@ -614,6 +614,8 @@ def test_an_accumulators_adjoint_stays_the_seed_only_when_passed_on_unchanged(tm
     # out = out + f(x[i]) and nothing else reads out: dout is 1 in every iteration (an
     # argument x read in the loop could be an array if no step ran: out's shape unknown)
     assert ("dout" not in body) == (name in ("plain", "two")), body
+    if name == "two":  # floats throughout: out is a scalar without a check, no forward loop
+        assert "_check_scalar" not in body and "\n    for i in range(" not in body, body
     args = (1.3, 0.4) if name in ("two", "argument_in_the_loop") else (rng.standard_normal(5),)
     for scale in (1.0, 0.0, -30.0):
         check_grads(f, tuple(a * scale if i == 0 else a for i, a in enumerate(args)))
@@ -622,3 +624,26 @@ def test_an_accumulators_adjoint_stays_the_seed_only_when_passed_on_unchanged(tm
         g = s2s.grad(f)
         fd = np.stack([(g(x + eps * e) - g(x - eps * e)) / (2 * eps) for e in np.eye(4)], 1)
         np.testing.assert_allclose(s2s.hessian(f)(x), fd, rtol=1e-5, atol=1e-5)
+
+
+def test_a_merged_name_is_a_scalar_only_when_every_value_it_takes_is(tmp_path):
+    # v keeps x.T when the branch is not taken, and a loop of no steps keeps w's start:
+    # neither is taken for a scalar; out = out + x * y of floats is (no check, no loop)
+    env = load(tmp_path, """
+        def branch(x, c):
+            v = x.T
+            if c > 0:
+                v = 0.5
+            return np.sum(v * x)
+
+        def loop(x, n):
+            w = x.T
+            for i in range(n):
+                w = np.sum(w) * 0.5
+            return np.sum(w * x)
+        """, "branch").__globals__
+    x = rng.standard_normal((1, 3))
+    for c in (1.0, -1.0):
+        check_grads(env["branch"], [x, c])
+    for n in (0, 2):
+        check_grads(env["loop"], [x, n])
