@@ -134,8 +134,23 @@ def _prod_adjoint(dy, x, axis=None, keepdims=False):
 
 # y = var(x, axis, ddof) -> dx = dy * 2 (x - mean(x)) / (N - ddof).
 def _var_adjoint(dy, x, axis=None, ddof=0, keepdims=False):
-    centered = x - np.mean(x, axis=axis, keepdims=True)
-    return _expand(dy, x, axis, keepdims) * (2.0 / (_count(x, axis) - ddof)) * centered
+    return _expand(dy, x, axis, keepdims) * (2.0 / (_count(x, axis) - ddof)) * \
+        _centered(x, axis)
+
+
+# x minus its mean over axis, exactly 0 where x is constant along it: the mean is taken
+# of x - x0 (x0 its first element there), so equal values are not rounded apart (the
+# mean of [0.7, 0.7, 0.7] is not 0.7, and 1 / std of it is 1e16).
+def _centered(x, axis=None):
+    x = np.asarray(x)
+    if x.size == 0:
+        return x - np.mean(x, axis=axis, keepdims=True)
+    axes = range(x.ndim) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    first = [slice(None)] * x.ndim
+    for a in axes:
+        first[a] = slice(0, 1)
+    d = x - x[tuple(first)]
+    return d - np.mean(d, axis=axis, keepdims=True)
 
 
 # y = a @ b -> da = dy @ b^T, with 1-D operands promoted and batch axes summed

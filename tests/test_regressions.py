@@ -811,3 +811,31 @@ def test_a_partial_is_never_rewritten_to_divide_by_another_value(tmp_path):
     check_grads(f, (rng.standard_normal(3), rng.random(3)), wrt=(0, 1))
     H = s2s.hessian(f, wrt=1)(w, z)
     assert np.all(np.isfinite(H))
+
+
+def test_std_of_constant_data_has_a_zero_gradient_not_rounding_noise(tmp_path):
+    # np.mean([0.7, 0.7, 0.7]) is not 0.7: x - mean was 1e-16 everywhere, std 1e-16, and
+    # the adjoint dy * (x - mean) / (n std) O(1) noise; exactly 0 std gave NaN. The
+    # gradient of std(c * ones) along any change of c is 0 (fuzz seed 38338)
+    env = load(tmp_path, """
+        def f(y):
+            s = y @ y
+            return np.std(np.sign(s + y) / (1.0 + np.log1p(s) ** 2))
+
+        def g(x):
+            return np.std(x) + np.sum(np.std(x, axis=0)) + np.sum(np.var(x, axis=1))
+        """).__globals__
+    y = np.array([-0.1029455, -0.29414462, 0.87226408])
+    np.testing.assert_array_equal(s2s.grad(env["f"])(y), 0.0)
+    check_grads(env["f"], [y])
+    with np.errstate(divide="ignore"):
+        for x in (np.full((2, 3), 0.7), np.ones((2, 3)), np.zeros((2, 3))):
+            np.testing.assert_array_equal(s2s.grad(env["g"])(x), 0.0)
+    x = rng.standard_normal((3, 4))
+    check_grads(env["g"], [x])
+    eps = 1e-6
+    gx = s2s.grad(env["g"])
+    fd = np.stack([(gx(x + eps * e.reshape(x.shape)) - gx(x - eps * e.reshape(x.shape))).ravel()
+                   / (2 * eps) for e in np.eye(x.size)], axis=1)
+    np.testing.assert_allclose(s2s.hessian(env["g"])(x).reshape(x.size, x.size), fd,
+                               rtol=1e-5, atol=1e-5)

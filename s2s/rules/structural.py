@@ -84,10 +84,10 @@ def var(c):
     return {0: f"_var_adjoint({c.dy}, {c.x(0)}, {c.p('axis')}, {c.p('ddof')}, {c.p('keepdims')})"}
 
 
-@adjoint("np.std")                   # std = sqrt(var)  ->  dvar = dy / (2 std)
-def std(c):
-    return {0: f"_var_adjoint({c.dy} / (2 * {c.y}), {c.x(0)}, {c.p('axis')}, {c.p('ddof')}, "
-               f"{c.p('keepdims')})"}
+@adjoint("np.std")                   # std = sqrt(var)  ->  dvar = dy / (2 std), 0 where
+def std(c):                          # std == 0 (constant data: 0 is a subgradient, as |x|'s)
+    return {0: f"_var_adjoint(np.where({c.y} == 0, 0, {c.dy} / (2 * {c.y})), {c.x(0)}, "
+               f"{c.p('axis')}, {c.p('ddof')}, {c.p('keepdims')})"}
 
 
 @adjoint("np.transpose")             # dx = dy transposed by the inverse permutation
