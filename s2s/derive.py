@@ -273,13 +273,21 @@ class _Reverse:
 
         Equal sets mean provably equal shapes; the empty set is a scalar.  Atoms are
         arguments, array constants and results of ops that are not elementwise."""
-        merged = set()
+        # name -> [(kind, value, the names computed where it takes the value, or None)]
+        self.merges = merges = {}
         for x in self.all:
             if isinstance(x, Loop):
-                merged.update(c.name for c in x.carried)
+                inside = defined(x.body)
+                for c in x.carried:
+                    merges.setdefault(c.name, []).extend(
+                        (("start", c.init, None), ("update", c.update, inside)))
             elif isinstance(x, If):
-                merged.update(p.target for p in x.phis
-                              if p.then != Var(p.target) or p.orelse != Var(p.target))
+                then, orelse = defined(x.body), defined(x.orelse)
+                for p in x.phis:
+                    merges.setdefault(p.target, []).extend(
+                        (("branch", p.then, then), ("branch", p.orelse, orelse)))
+        merged = {name for name, takes in merges.items()  # (a branch may leave it as it is)
+                  if any(kind != "branch" or v != Var(name) for kind, v, _ in takes)}
 
         def sweep(scalars):
             """The shapes, with the merging names in `scalars` taken for scalars."""
@@ -356,22 +364,12 @@ class _Reverse:
         scalars = set()
         while True:
             base, of = sweep(scalars)
-            takes = {}  # merging name -> whether every value it takes is a scalar
-            for x in self.all:
-                if isinstance(x, Loop):  # a start that is a scalar (not the name itself:
-                    # that is its value from before), an update of it and scalars
-                    pairs = [(c.name, c.init != Var(c.name) and not of(c.init) and
-                              of(c.update) <= {c.name}) for c in x.carried]
-                elif isinstance(x, If):  # scalars in both branches (the name itself, or a
-                    # value of it, stands for what it held before the if: unknown)
-                    pairs = [(p.target, not any(v == Var(p.target) or of(v)
-                                                for v in (p.then, p.orelse))) for p in x.phis]
-                else:
-                    continue
-                for name, scalar in pairs:
-                    takes[name] = takes.get(name, True) and scalar
-            grown = {name for name, scalar in takes.items()
-                     if scalar and name in merged and name not in scalars}
+            # a scalar start or branch value (not the name itself, or a value of it:
+            # what it held before), an update of it and scalars
+            grown = {name for name, takes in merges.items() if name in merged and
+                     name not in scalars and all(
+                         of(v) <= {name} if kind == "update" else v != Var(name) and not of(v)
+                         for kind, v, _ in takes)}
             if not grown:
                 break
             scalars |= grown
@@ -391,19 +389,9 @@ class _Reverse:
         those of its update computed in the loop (out = out + f(x[i]): x[i] was a scalar
         in every iteration that ran; a value from before the loop, in none if none ran),
         an if's result's branch values computed in their branch."""
-        takes = {}  # merged name -> [(value, the names inside whose atoms count, or None)]
-        for x in self.all:
-            if isinstance(x, Loop):
-                inside = defined(x.body)
-                for c in x.carried:
-                    takes.setdefault(c.name, []).extend(((c.init, None), (c.update, inside)))
-            elif isinstance(x, If):
-                then, orelse = defined(x.body), defined(x.orelse)
-                for p in x.phis:
-                    takes.setdefault(p.target, []).extend(((p.then, then), (p.orelse, orelse)))
         atoms, todo = set(atoms), list(atoms)
         while todo:
-            for v, inside in takes.get(todo.pop(), ()):
+            for _, v, inside in self.merges.get(todo.pop(), ()):
                 if isinstance(v, Var):
                     new = self.base.get(v.name, frozenset({v.name})) - atoms
                     new = new if inside is None else new & inside
