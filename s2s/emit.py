@@ -32,7 +32,7 @@ import numpy as np
 
 from . import __version__, runtime
 from .derive import HELPERS, Derivative, broadcast
-from .rules.structural import HELPER_SHAPES
+from .rules.structural import HELPER_SHAPES, RESHAPES
 from .rules.nondiff import EFFECTS
 from .errors import UnsupportedSyntaxError
 from .frontend import display_name
@@ -459,16 +459,14 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
     return out
 
 
-_VIEW_OPS = {"np.expand_dims", "np.squeeze", "np.transpose", "np.reshape", "np.ravel"}
-
-
 def _is_view(stmt):
     """Whether a forward statement's value is (usually) a view of its operand: x[1:],
     x.T, a reshape. Releasing it frees nothing."""
     if stmt.op == "getitem":
         index = stmt.param("index")
         return not isinstance(index, Var) and runtime._basic_index(index)
-    return stmt.op in _VIEW_OPS or stmt.op == "attr" and stmt.param("name") == "T"
+    return stmt.op in RESHAPES or stmt.op == "np.transpose" or \
+        stmt.op == "attr" and stmt.param("name") == "T"
 
 
 def _block_key(n):

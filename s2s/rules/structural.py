@@ -104,7 +104,11 @@ def transpose(c):
     return {0: f"np.transpose({c.dy}, np.argsort({c.p('axes')}))"}
 
 
-@adjoint("np.reshape", "np.expand_dims", "np.squeeze", "np.ravel")   # dx = dy in x's shape
+# ops that give their operand's values in another shape (usually a view of it)
+RESHAPES = ("np.reshape", "np.expand_dims", "np.squeeze", "np.ravel")
+
+
+@adjoint(*RESHAPES)                  # dx = dy in x's shape
 def reshape(c):
     return {0: f"np.reshape({c.dy}, np.shape({c.x(0)}))"}
 
@@ -184,9 +188,8 @@ def tangent(*ops):
     return register
 
 
-@tangent("np.sum", "np.mean", "np.transpose", "np.reshape", "np.expand_dims", "np.squeeze",
-         "np.ravel", "getitem", "np.trace", "np.diag", "np.concatenate", "np.stack", "tuple",
-         "list")
+@tangent("np.sum", "np.mean", "np.transpose", *RESHAPES, "getitem", "np.trace", "np.diag",
+         "np.concatenate", "np.stack", "tuple", "list")
 def linear(c):                       # y = L(x)  ->  y_dot = L(x_dot)
     dx = [c.dx(i) or c.zeros(i) for i in range(c.n)]
     if not c.batched:
@@ -214,7 +217,7 @@ def _batched_linear(c, op, dx):
         return c.same_op(dx, axis=_batch_axis(c, c.v("axis"), t))
     if op in ("np.concatenate", "np.stack"):
         return c.same_op(dx, axis=_batch_axis(c, c.v("axis"), t))
-    if op in ("np.reshape", "np.expand_dims", "np.squeeze", "np.ravel"):
+    if op in RESHAPES:
         return f"np.reshape({t}, np.shape({t})[:1] + np.shape({c.y}))"
     if op == "np.transpose":
         axes = c.v("axes")
