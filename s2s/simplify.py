@@ -41,7 +41,29 @@ def _substitute(expr, definitions):
     # exact structural replacement (xreplace): SymPy's algebraic subs costs seconds
     # on long chains and the elimination below finds what it would add
     named = {full: sym for sym, full, local in definitions if _worth_naming(sym, full, local)}
-    return expr.xreplace(named) if named else expr
+    if not named:
+        return expr
+    expr = expr.xreplace(named)
+    sums = {frozenset(full.as_coefficients_dict()): (full, sym)
+            for full, sym in named.items() if full.is_Add}
+    return _scaled(expr, sums) if sums else expr
+
+
+def _scaled(expr, sums):
+    """expr with each sum that is a number times a named one written so: SymPy multiplies
+    numbers into sums (-4*(a - 2*b) is -4*a + 8*b), which exact replacement misses."""
+    if expr.is_Add:
+        terms = expr.as_coefficients_dict()
+        found = sums.get(frozenset(terms))
+        if found is not None:
+            full, sym = found
+            ratios = {terms[k] / c for k, c in full.as_coefficients_dict().items()}
+            if len(ratios) == 1:
+                return ratios.pop() * sym
+    if not expr.args or expr.is_Atom:
+        return expr
+    args = [_scaled(a, sums) for a in expr.args]
+    return expr.func(*args) if args != list(expr.args) else expr
 
 
 _INVERSES = {}

@@ -839,3 +839,19 @@ def test_std_of_constant_data_has_a_zero_gradient_not_rounding_noise(tmp_path):
                    / (2 * eps) for e in np.eye(x.size)], axis=1)
     np.testing.assert_allclose(s2s.hessian(env["g"])(x).reshape(x.size, x.size), fd,
                                rtol=1e-5, atol=1e-5)
+
+
+def test_a_number_times_a_forward_sum_reads_the_sum():
+    # SymPy multiplies numbers into sums: the partial -4 * (a - 2b + c) arrives as
+    # -4a + 8b - 4c, which exact replacement did not see as -4 * d2
+    import sympy as sp
+    from s2s.simplify import in_forward_values
+    from s2s.symbolic import symbol
+    a, b, c, d2, y = (symbol(n) for n in ("_a", "_b", "_c", "d2", "y"))
+    full = a - 2 * b + c
+    definitions = [(d2, full, full)]
+    assert in_forward_values(-4 * a + 8 * b - 4 * c, definitions) == -4 * d2
+    assert in_forward_values(y * (a / 2 - b + c / 2), definitions) == y * d2 / 2
+    # not a multiple (the coefficients disagree): left as it is
+    assert in_forward_values(-4 * a + 8 * b - 3 * c, definitions) == -4 * a + 8 * b - 3 * c
+    assert sp.expand(in_forward_values(2 * full, definitions).subs(d2, full) - 2 * full) == 0
