@@ -425,6 +425,9 @@ STENCILS = """
 
     def index_list(x, idx):
         return np.sum(np.exp(x[idx])) + np.sum(x[:3] ** 2)
+
+    def broadcast(x, w):
+        return np.sum(np.tanh(x[1:] * w)) + np.sum((x[:-1] - w) ** 2)
 """
 
 
@@ -450,6 +453,12 @@ def test_straight_line_indexed_adjoints_are_added_in_place(tmp_path):
     check_grads(env["read_between"], (rng.standard_normal(6),))
     idx = np.array([0, 4, 4, 1])  # repeats add up (np.add.at)
     check_grads(env["index_list"], (rng.standard_normal(6), idx))
+    # x (5, 1) sliced, its slices broadcast against w (1, 3): each slice's adjoint summed
+    body = s2s.grad(env["broadcast"], wrt=(0, 1)).source.split("def broadcast_grad(")[1]
+    assert "dx = _add_at(dx, " in body
+    for scale in (1.0, 0.0, -30.0):
+        check_grads(env["broadcast"], (rng.standard_normal((5, 1)) * scale,
+                                       rng.standard_normal((1, 3))), wrt=(0, 1))
 
 
 def test_add_at_keeps_an_integer_accumulator_and_complex_adjoints_intact():

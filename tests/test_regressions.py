@@ -824,6 +824,9 @@ def test_std_of_constant_data_has_a_zero_gradient_not_rounding_noise(tmp_path):
 
         def g(x):
             return np.std(x) + np.sum(np.std(x, axis=0)) + np.sum(np.var(x, axis=1))
+
+        def h(x, w):
+            return np.sum(np.std(x * w, axis=0, ddof=1))
         """).__globals__
     y = np.array([-0.1029455, -0.29414462, 0.87226408])
     np.testing.assert_array_equal(s2s.grad(env["f"])(y), 0.0)
@@ -833,6 +836,11 @@ def test_std_of_constant_data_has_a_zero_gradient_not_rounding_noise(tmp_path):
             np.testing.assert_array_equal(s2s.grad(env["g"])(x), 0.0)
     x = rng.standard_normal((3, 4))
     check_grads(env["g"], [x])
+    for w in (rng.standard_normal(4), rng.standard_normal((3, 1))):  # broadcast against x
+        check_grads(env["h"], [x, w], wrt=(0, 1))
+    with np.errstate(divide="ignore"):  # a column of w zero: that std is 0, its gradient 0
+        dx, dw = s2s.grad(env["h"], wrt=(0, 1))(x, np.array([1.0, 0.0, 2.0, 3.0]))
+    assert np.all(np.isfinite(dx)) and np.all(dx[:, 1] == 0) and dw[1] == 0
     eps = 1e-6
     gx = s2s.grad(env["g"])
     fd = np.stack([(gx(x + eps * e.reshape(x.shape)) - gx(x - eps * e.reshape(x.shape))).ravel()
