@@ -279,7 +279,7 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     top = np.max(inner, axis=0)
     # line 35: log_sum = top + np.log(np.sum(np.exp(inner - top), axis=0))
     _log_sum1 = np.exp(inner - top)
-    del inner
+    del _n0, _cols0, _select3, inner, top
     _log_sum2 = np.sum(_log_sum1, axis=0)
     # line 36: top_alpha = np.max(alphas)
     top_alpha = np.max(alphas)
@@ -310,13 +310,13 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     # backward, line 37: log_alphas = top_alpha + np.log(np.sum(np.exp(alphas - top_alpha)))
     d_log_alphas2 = dlog_alphas / _log_alphas2
     dalphas = _log_alphas1 * d_log_alphas2
-    del _log_alphas1
+    del _log_alphas1, _prior3, _prior6, _t0, d_prior3, d_prior6
     # backward, line 35: log_sum = top + np.log(np.sum(np.exp(inner - top), axis=0))
     d_log_sum2 = 1 / _log_sum2
     del _log_sum2
     d_log_sum1 = np.expand_dims(d_log_sum2, 0)
     dinner = _log_sum1 * d_log_sum1
-    del _log_sum1
+    del _log_sum1, d_log_sum2
     # backward, line 33: inner = alphas[:, None] + sum_qs[:, None] - 0.5 * np.sum(q_centered ** 2, axis=2)
     d_inner0 = _unbroadcast(dinner, _inner0)
     d_inner1 = _unbroadcast(dinner, _inner1)
@@ -324,7 +324,7 @@ def gmm_objective_grad(alphas, means, icf, x, wishart_gamma, wishart_m):
     d_inner3 = np.expand_dims(d_inner4, 2)
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
     _t1 = 2 * d_inner3 * q_centered
-    del q_centered
+    del q_centered, _inner4, dinner, d_inner4
     d_q_centered0 = _unbroadcast(_t1 * centered, _q_centered0)
     dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
     dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))
@@ -386,7 +386,7 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     top = np.max(inner, axis=0)
     # line 35: log_sum = top + np.log(np.sum(np.exp(inner - top), axis=0))
     _log_sum1 = np.exp(inner - top)
-    del inner
+    del _n0, _cols0, _select3, inner
     _log_sum2 = np.sum(_log_sum1, axis=0)
     log_sum = top + np.log(_log_sum2)
     del top
@@ -423,13 +423,13 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     # backward, line 37: log_alphas = top_alpha + np.log(np.sum(np.exp(alphas - top_alpha)))
     d_log_alphas2 = dlog_alphas / _log_alphas2
     dalphas = _log_alphas1 * d_log_alphas2
-    del _log_alphas1
+    del log_sum, _log_alphas1, _prior3, _prior6, _t0, d_prior3, d_prior6
     # backward, line 35: log_sum = top + np.log(np.sum(np.exp(inner - top), axis=0))
     d_log_sum2 = 1 / _log_sum2
     del _log_sum2
     d_log_sum1 = np.expand_dims(d_log_sum2, 0)
     dinner = _log_sum1 * d_log_sum1
-    del _log_sum1
+    del _log_sum1, d_log_sum2
     # backward, line 33: inner = alphas[:, None] + sum_qs[:, None] - 0.5 * np.sum(q_centered ** 2, axis=2)
     d_inner0 = _unbroadcast(dinner, _inner0)
     d_inner1 = _unbroadcast(dinner, _inner1)
@@ -437,7 +437,7 @@ def gmm_objective_value_and_grad(alphas, means, icf, x, wishart_gamma, wishart_m
     d_inner3 = np.expand_dims(d_inner4, 2)
     # backward, line 32: q_centered = q_diags[:, None, :] * centered + centered @ np.transpose(lower, (0, 2, 1))
     _t1 = 2 * d_inner3 * q_centered
-    del q_centered
+    del q_centered, _inner4, dinner, d_inner4
     d_q_centered0 = _unbroadcast(_t1 * centered, _q_centered0)
     dsum_qs = dsum_qs + np.reshape(d_inner1, np.shape(sum_qs))
     dalphas = dalphas + np.reshape(d_inner0, np.shape(alphas))

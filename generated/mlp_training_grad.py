@@ -158,14 +158,14 @@ def loss_grad(w1, b1, w2, b2, x, labels):
     d_log_probs1 = -_unbroadcast(_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
     dshifted = dshifted + _log_probs0 * d_log_probs1
-    del _log_probs0
+    del _logits0, shifted, _log_probs0, _log_probs1, log_probs, _out1, _t0, d_log_probs1
     # backward, line 17: logits = h @ w2 + b2
     db2 = _unbroadcast(dshifted, b2)
     dh = _matmul_adjoint_lhs(dshifted, h, w2)
     dw2 = _matmul_adjoint_rhs(dshifted, h, w2)
     # backward, line 16: h = np.tanh(x @ w1 + b1)
     _t1 = dh * (1 - h**2)
-    del dh, h
+    del h, dshifted, dh
     db1 = _unbroadcast(_t1, b1)
     dw1 = _matmul_adjoint_rhs(_t1, x, w1)
     return _like(dw1, w1), _like(db1, b1), _like(dw2, w2), _like(db2, b2)
@@ -196,14 +196,14 @@ def loss_value_and_grad(w1, b1, w2, b2, x, labels):
     d_log_probs1 = -_unbroadcast(_t0 / _log_probs1, _log_probs1)
     dshifted = _unbroadcast(_t0, shifted)
     dshifted = dshifted + _log_probs0 * d_log_probs1
-    del _log_probs0
+    del _logits0, shifted, _log_probs0, _log_probs1, log_probs, _out1, _t0, d_log_probs1
     # backward, line 17: logits = h @ w2 + b2
     db2 = _unbroadcast(dshifted, b2)
     dh = _matmul_adjoint_lhs(dshifted, h, w2)
     dw2 = _matmul_adjoint_rhs(dshifted, h, w2)
     # backward, line 16: h = np.tanh(x @ w1 + b1)
     _t1 = dh * (1 - h**2)
-    del dh, h
+    del h, dshifted, dh
     db1 = _unbroadcast(_t1, b1)
     dw1 = _matmul_adjoint_rhs(_t1, x, w1)
     return _out3, (_like(dw1, w1), _like(db1, b1), _like(dw2, w2), _like(db2, b2))

@@ -418,8 +418,11 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
     """`del` after a top-level elementwise statement for the operands it reads for the
     last time that have its result's shape: the result takes their place, as an array
     NumPy updated in place would (`_t1 = dh * (1 - h**2)` then `del dh, h`: the
-    activations go before the weight gradients are made). Smaller operands, operands of
-    unknown shape, scalars, views, arguments and results stay until the return.
+    activations go before the weight gradients are made). That `del` also names every
+    other value no statement reads any more, in the order they were made (the logits-sized
+    values of an MLP go with its activations): released where a large value goes, with no
+    line of their own. Values never named in such a `del`, scalars, views (reshapes,
+    transposes, broadcasts), arguments and results stay until the return.
 
     `parts` are the forward and reverse node lists, `inlined` the temporaries of each the
     writer inlined into their consumer (they have no statement), `stmts` one statement
@@ -440,16 +443,23 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
             nodes.append(n)
             reads_of.append(found)
     last = {name: i for i, found in enumerate(reads_of) for name in found}
-    views = {t for n in nodes if isinstance(n, Line) and n.view for t in n.targets} | {
-        n.target for n in nodes if isinstance(n, Assign) and _is_view(n)}
+    views = {t for n in nodes if isinstance(n, Line) and (n.view or _reshapes(n.code))
+             for t in n.targets} | {n.target for n in nodes if isinstance(n, Assign) and _is_view(n)}
     # one `del` per run of elementwise statements under one comment: released before
     # the next block, or the next statement that is not elementwise (a product, a sum)
     out, pending, released_at = [], [], [_shape_of(n, shapes, reduced) for n in nodes]
     kept = keep | views | set(through)
+    defined, released = {}, set()  # a top-level statement's targets -> its index
     for i, (n, stmt) in enumerate(zip(nodes, stmts)):
         if pending and (released_at[i] is None or _block_key(n) != _block_key(nodes[i - 1])):
-            out.append(_statement("del " + ", ".join(sorted(pending))))
+            released.update(pending)
+            pending += [name for name, j in defined.items() if last.get(name, j) < i and
+                        name not in released and name not in kept and shapes.get(name) != frozenset()]
+            released.update(pending)
+            out.append(_statement("del " + ", ".join(sorted(pending, key=defined.get))))
             pending = []
+        if not isinstance(n, Block):
+            defined.update((t, i) for t in ([n.target] if isinstance(n, Assign) else n.targets))
         out.append(stmt)
         shape = released_at[i]
         if shape:  # (a scalar releases nothing)
@@ -467,6 +477,16 @@ def _is_view(stmt):
         return not isinstance(index, Var) and runtime._basic_index(index)
     return stmt.op in RESHAPES or stmt.op == "np.transpose" or \
         stmt.op == "attr" and stmt.param("name") == "T"
+
+
+def _reshapes(code):
+    """Whether a generated line is a reshape or transpose of an array (a view)."""
+    try:
+        e = ast.parse(code, mode="eval").body
+    except SyntaxError:
+        return False
+    return isinstance(e, ast.Call) and ast.unparse(e.func) in RESHAPES + ("np.transpose",) or \
+        isinstance(e, ast.Attribute) and e.attr == "T"
 
 
 def _block_key(n):

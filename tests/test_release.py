@@ -1,5 +1,6 @@
 """Releasing values the rest of a gradient no longer reads (emit._release): `del` after
-an elementwise statement that reads an operand of its own shape for the last time.
+an elementwise statement that reads an operand of its own shape for the last time, naming
+with it every other value dead by then.
 The gradients stay right (against finite differences), a value read later (in a loop,
 a branch, through an inlined temporary, by the result) is never released, the peak
 memory goes down, and a generated gradient with `del` differentiates again."""
@@ -53,11 +54,18 @@ def test_the_activations_go_before_the_weight_gradients(tmp_path, monkeypatch):
     f = load(tmp_path, MLP)
     args = _mlp_args()
     g = s2s.grad(f, wrt=("w1", "b1", "w2"))
-    # the hidden layer and its adjoint, right after the product that consumes both
-    assert {"h", "dh"} in _deleted(g.source)
+    # the hidden layer and its adjoint, right after the product that consumes both, and
+    # with them every other value dead by then (the logits-sized ones, in the order they
+    # were made): all are gone when dw1 is made
     lines = g.source.splitlines()
-    at = next(i for i, line in enumerate(lines) if line.strip() == "del dh, h")
-    assert re.fullmatch(r"\s*_t\d+ = dh \* \(1 - h\*\*2\)", lines[at - 1])
+    at = next(i for i, line in enumerate(lines)
+              if re.fullmatch(r"\s*_t\d+ = dh \* \(1 - h\*\*2\)", line))
+    assert lines[at + 1].strip() == "del h, dshifted, dh"
+    before = set().union(*_deleted("\n".join(lines[:at + 2])))
+    assert {"logits", "shifted", "_log_probs0", "log_probs", "_t0"} <= before
+    first = next(line for line in lines if line.strip().startswith("del _log_probs0")
+                 or line.strip().startswith("del logits"))
+    assert first.split("del ")[1].split(", ")[:3] == ["logits", "shifted", "_log_probs0"]
     check_grads(f, args, wrt=("w1", "b1", "w2"))
     released = _peak(lambda: g(*args))
     monkeypatch.setattr(s2s.emit, "_release", lambda shapes, reduced, parts, inlined, stmts, keep: stmts)
@@ -153,8 +161,10 @@ def test_one_release_per_run_of_elementwise_statements(tmp_path):
     source = s2s.grad(f, wrt=("x", "y")).source
     body = source[source.index("# backward"):].splitlines()
     # the adjoint of line 7 reads c and exp(b) for the last time in two statements:
-    # released together after both, before the next line's block
-    at = body.index("    del _c0, c")
+    # released together after both (with the other values dead by then), before the next
+    # line's block
+    at = next(i for i, line in enumerate(body) if "c" in (_deleted(line) or [()])[0])
+    assert {"_c0", "c", "dc"} <= _deleted(body[at])[0]
     assert body[at - 2].strip().startswith("db = ") and body[at - 1].strip().startswith("da = ")
     assert body[at + 1].strip().startswith("# backward, line")
     check_grads(f, [rng.standard_normal((3, 3)), rng.standard_normal((3, 3))], wrt=("x", "y"))
