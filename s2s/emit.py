@@ -456,7 +456,7 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
             pending += [name for name, j in defined.items() if last.get(name, j) < i and
                         name not in released and name not in kept and shapes.get(name) != frozenset()]
             released.update(pending)
-            out.append(_statement("del " + ", ".join(sorted(pending, key=defined.get))))
+            out.append(_statement("del " + ", ".join(sorted(pending, key=lambda m: (defined.get(m, -1), m)))))
             pending = []
         if not isinstance(n, Block):
             defined.update((t, i) for t in ([n.target] if isinstance(n, Assign) else n.targets))
