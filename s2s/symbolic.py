@@ -166,6 +166,14 @@ class NumPyPrinter(StrPrinter):
         text = [self.parenthesize(x, prec, strict=False) for x in num]
         if inner is not None:
             text.append(f"({inner})")
+        # a sum goes first where what is before it would be a temporary (2 * (1 - t**2) * t,
+        # not 2 * t * (1 - t**2)): NumPy then multiplies into the sum's array in place, one
+        # array fewer alive at once (Sethi-Ullman order)
+        sums = [i for i, x in enumerate(num) if x.is_Add] + ([len(num)] if inner else [])
+        start = 1 if num and num[0].is_Number else 0
+        if sums and sum(i not in sums for i in range(len(text))) >= 2 and sums[0] > start:
+            text = text[:start] + [text[i] for i in sums] + [
+                t for i, t in enumerate(text[start:], start) if i not in sums]
         text = " * ".join(text) or "1"
         if len(den) == 1:
             text += " / " + self.parenthesize(den[0], prec, strict=True)

@@ -88,3 +88,27 @@ def test_numbers_among_the_factors_of_an_unevaluated_product_terminate():
     code = to_code(expr)
     point = {"a": 1.5, "b": -0.5, "x": 2.0, "y": 3.0}
     assert _value(code, point) == pytest.approx(1e29 * (1.5 * 3.0 - 0.5 * 2.0), rel=1e-12)
+
+
+def test_a_sum_goes_first_where_what_is_before_it_would_be_a_temporary():
+    # 2 * t would be an array of its own beside 1 - t**2; 2 * (1 - t**2) is made in place
+    assert to_code(2 * X * (1 - X**2)) == "2 * (1 - x**2) * x"
+    assert to_code(A * B * (X - Y)) == "(x - y) * a * b"
+    # a name alone before the sum is no temporary: as people write it
+    assert to_code(A * (1 - X**2)) == "a * (1 - x**2)"
+    assert to_code(-A * (X - Y)) == "-a * (x - y)"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_products_with_sums_keep_their_value_and_operations(seed):
+    rng = np.random.default_rng(100 + seed)
+    pool = [A, B, X, Y**2, sp.exp(Y)]
+    factors = [pool[i] for i in rng.choice(len(pool), size=rng.integers(1, 4), replace=False)]
+    expr = [2, -3, sp.Rational(1, 2)][rng.integers(3)] * sp.Mul(*factors) * _random_sum(rng)
+    code = to_code(expr)
+    for point in ({"a": 0.5, "b": -1.5, "c": 2.0, "x": 0.0, "y": -3.0},
+                  {"a": -2.0, "b": 1e3, "c": -1e-3, "x": 1.5, "y": 0.25}):
+        values = {symbol(k): v for k, v in point.items()}
+        assert _value(code, point) == pytest.approx(float(expr.subs(values)), rel=1e-12)
+    plain = sp.StrPrinter().doprint(expr)
+    assert _binops(code) <= _binops(plain.replace("exp", "np.exp"))
