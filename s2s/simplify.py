@@ -79,12 +79,42 @@ def _invert(sym, g, u):
     return _INVERSES[key]
 
 
+def stable(expr, exps):
+    """exp(u) / (1 + exp(u)) -> 1 / (1 + exp(-u)), the logistic sigmoid of u (the
+    derivative of log1p(exp(u))): the same value, but 1 where exp(u) overflows (u > 709),
+    not inf / inf = NaN, and no forward value exp(u) to hold. `exps`: forward values
+    that are an exp, {symbol: u}."""
+    if expr.is_Atom or not expr.args:
+        return expr
+    args = [stable(a, exps) for a in expr.args]
+    if expr.is_Mul:
+        for f in list(args):
+            if not (f.is_Pow and f.exp == -1 and f.base.is_Add and len(f.base.args) == 2
+                    and sp.S.One in f.base.args):
+                continue
+            e = f.base.args[0] if f.base.args[1] == 1 else f.base.args[1]
+            u = exps.get(e, e.args[0] if isinstance(e, sp.exp) else None)
+            if u is not None and e in args and f in args:
+                args.remove(e)
+                args.remove(f)
+                args.append(1 / (1 + sp.exp(-u)))
+    return expr.func(*args) if args != list(expr.args) else expr
+
+
 def in_forward_values(expr, definitions):
     """`definitions`: [(symbol, full expression in leaves, local expression)], forward order.
 
     Returns `expr` written with forward values: the smallest of plain substitution and
     of eliminating a function atom a through a forward value v = g(a), g rational
-    (exp(-z) = 1/p - 1 for p = 1/(1 + exp(-z))), followed by sympy.cancel."""
+    (exp(-z) = 1/p - 1 for p = 1/(1 + exp(-z))), followed by sympy.cancel; then in its
+    stable form."""
+    best = _in_forward_values(expr, definitions)
+    exps = {sym: full.args[0] for sym, full, _ in definitions if isinstance(full, sp.exp)}
+    steady = stable(best, exps)
+    return best if steady == best else _substitute(steady, definitions)
+
+
+def _in_forward_values(expr, definitions):
     best = _substitute(expr, definitions)
     if _size(expr) > MAX_INVERT_OPS:
         return best

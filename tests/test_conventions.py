@@ -5,6 +5,8 @@ import numpy as np
 import s2s
 from gradcheck import check_grads, load
 
+rng = np.random.default_rng(11)
+
 
 def test_where_gives_zero_not_nan_on_the_branch_not_taken(tmp_path):
     # JAX and PyTorch return NaN at x <= 0 here: 0 * inf from the sqrt branch.
@@ -103,3 +105,34 @@ def test_power_with_a_variable_exponent_at_zero_base(tmp_path):
     np.testing.assert_allclose(dy, [0.0, 2 * 8 * np.log(2.0)])
     g = load(tmp_path, "def f(x):\n    return np.sum(x ** 3.0)\n")
     np.testing.assert_array_equal(s2s.grad(g)(np.array([0.0, -1.0])), [0.0, 3.0])
+
+
+def test_softplus_has_the_sigmoid_derivative_where_exp_overflows(tmp_path):
+    # d/du log1p(exp(u)) = exp(u) / (1 + exp(u)) is inf / inf = NaN once exp(u) overflows
+    # (u > 709), which JAX and PyTorch give; s2s writes it 1 / (1 + exp(-u)): 1 there
+    f = load(tmp_path, "def f(x, y):\n    return np.sum(np.log1p(np.exp(x * y)))\n")
+    g = s2s.grad(f, wrt=("x", "y"))
+    body = "\n".join(line for line in g.source.split("def f_grad")[1].splitlines()
+                     if not line.strip().startswith("#"))
+    assert "np.exp(-x * y)" in body and "np.exp(x * y)" not in body  # no forward exp held
+    x, y = np.array([800.0, -800.0, 0.0, 2.0]), np.array([1.0, 1.0, 3.0, -0.5])
+    with np.errstate(over="ignore"):
+        dx, dy = g(x, y)
+    sigmoid = np.array([1.0, 0.0, 0.5, 1 / (1 + np.exp(1.0))])
+    np.testing.assert_allclose(dx, y * sigmoid, rtol=1e-14)
+    np.testing.assert_allclose(dy, x * sigmoid, rtol=1e-14)
+    # against finite differences, with x and y broadcasting, at 0 and negative points
+    check_grads(f, [rng.standard_normal((3, 1)), rng.standard_normal((1, 4))], wrt=("x", "y"))
+    check_grads(f, [np.array([0.0, -2.0, 5.0]), np.array([-1.0, 0.0, 3.0])], wrt=("x", "y"))
+
+
+def test_softplus_value_and_gradient_together(tmp_path):
+    # the value needs exp(-z) itself, the gradient its sigmoid form: both right
+    f = load(tmp_path, "def f(z, w):\n    return np.sum(w * np.log1p(np.exp(-z)))\n")
+    z, w = np.array([0.0, -3.0, 40.0, 2.0, -750.0]), rng.standard_normal(5)
+    with np.errstate(over="ignore"):
+        value, dz = s2s.value_and_grad(f)(z, w)
+        assert value == f(z, w)
+    np.testing.assert_allclose(dz, -w / (1 + np.exp(z)), rtol=1e-14)
+    assert dz[-1] == -w[-1]  # exp(750) overflows: -w e / (1 + e) would be NaN
+    check_grads(f, [z[:4], w[:4]])
