@@ -1219,6 +1219,7 @@ class _Reverse:
                          for leaf, partial in partials]
         block = tuple(sorted({_key(m.span)[0] for m in members}, key=lambda b: -b[0]))
         replacements, reduced = cse([c for _, c in contributions], self.names)
+        reduced = self.release_first(reduced, replacements, members)
         for sym, expr in replacements:
             self.lines.append(Line((sym.name,), to_code(expr), _sym_reads(expr), block))
         for (leaf, _), expr in zip(contributions, reduced):
@@ -1260,6 +1261,31 @@ class _Reverse:
                 if coeff != 1 and not rest.is_Number:
                     code = _times(coeff, code)
             self.contribute(leaf, code, reads, block, lazy=leaf in lazy, summed=summed)
+
+
+    def release_first(self, reduced, replacements, members):
+        """Contributions where the terms of a sum that read a value of the cluster for the
+        last time are computed first, under a name of their own (appended to
+        `replacements`): the emitter releases the value before the other terms are made
+        (_t0 = 2 * (1 - t**2) * t, del t, dx = _unbroadcast(_t0 - y / (1 + np.exp(x *
+        y)), x): the sum needs t and its own arrays, never both at once)."""
+        inner = {m.target for m in members[:-1]}  # read by this cluster's adjoints only
+        out = list(reduced)
+        for i, expr in enumerate(out):
+            if not expr.is_Add:
+                continue
+            later = set().union(*(_sym_reads(e) for e in out[i + 1:]))
+            dying = {n for n in _sym_reads(expr) & inner - later if self.base.get(n)}
+            first = [t for t in expr.args if _sym_reads(t) & dying]
+            rest = [t for t in expr.args if not _sym_reads(t) & dying]
+            if not first or len(first) == 1 and first[0].as_coeff_Mul()[1].is_Symbol or not rest or \
+                    any(numbers_only(t) for t in rest) or \
+                    all(t.as_coeff_Mul()[1].is_Symbol for t in rest):
+                continue  # (nothing to compute first, or after: one array either way)
+            sym = symbol(self.names.temp("t"))
+            replacements.append((sym, sp.Add(*first)))
+            out[i] = sym + sp.Add(*rest)
+        return out
 
 
 def broadcast(shape, reduced):
