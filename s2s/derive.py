@@ -9,8 +9,10 @@ as ``ir.Line``s, and the code of each gradient.
 2. Clusters: maximal groups of elementwise statements whose values are used only
    inside the group.  Each cluster is one SymPy expression of its leaves; its
    partial derivatives come from ``sympy.diff``, are rewritten in forward values
-   (simplify.in_forward_values) and share a CSE.  A cluster too large for SymPy is
-   differentiated one statement at a time instead.
+   (simplify.in_forward_values) and share a CSE; the terms of a sum that read a
+   value of the cluster for the last time are named first, so the emitter releases
+   the value before the other terms are made (``release_first``).  A cluster too
+   large for SymPy is differentiated one statement at a time instead.
 3. Structural ops apply their adjoint rule (rules/structural.py); calls of user
    functions get a VJP function of their own (``f_vjp``), generated once.
 4. Contributions to one adjoint: the first assigns (or just names an existing
