@@ -1264,7 +1264,6 @@ class _Reverse:
                     code = _times(coeff, code)
             self.contribute(leaf, code, reads, block, lazy=leaf in lazy, summed=summed)
 
-
     def release_first(self, reduced, replacements, members):
         """Contributions where the terms of a sum that read a value of the cluster for the
         last time are computed first, under a name of their own (appended to
@@ -1280,9 +1279,10 @@ class _Reverse:
             dying = {n for n in _sym_reads(expr) & inner - later if self.base.get(n)}
             first = [t for t in expr.args if _sym_reads(t) & dying]
             rest = [t for t in expr.args if not _sym_reads(t) & dying]
-            if not first or len(first) == 1 and first[0].as_coeff_Mul()[1].is_Symbol or not rest or \
-                    any(numbers_only(t) for t in rest) or \
-                    all(t.as_coeff_Mul()[1].is_Symbol for t in rest):
+            bare = [t.as_coeff_Mul()[1].is_Symbol for t in first], \
+                [t.as_coeff_Mul()[1].is_Symbol for t in rest]
+            if not first or not rest or bare[0] == [True] or all(bare[1]) or \
+                    any(numbers_only(t) for t in rest):
                 continue  # (nothing to compute first, or after: one array either way)
             sym = symbol(self.names.temp("t"))
             replacements.append((sym, sp.Add(*first)))

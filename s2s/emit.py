@@ -444,7 +444,8 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
             reads_of.append(found)
     last = {name: i for i, found in enumerate(reads_of) for name in found}
     views = {t for n in nodes if isinstance(n, Line) and (n.view or _reshapes(n.code))
-             for t in n.targets} | {n.target for n in nodes if isinstance(n, Assign) and _is_view(n)}
+             for t in n.targets} | {
+        n.target for n in nodes if isinstance(n, Assign) and _is_view(n)}
     # one `del` per run of elementwise statements under one comment: released before
     # the next block, or the next statement that is not elementwise (a product, a sum)
     out, pending, released_at = [], [], [_shape_of(n, shapes, reduced) for n in nodes]
@@ -454,9 +455,10 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
         if pending and (released_at[i] is None or _block_key(n) != _block_key(nodes[i - 1])):
             released.update(pending)
             pending += [name for name, j in defined.items() if last.get(name, j) < i and
-                        name not in released and name not in kept and shapes.get(name) != frozenset()]
+                        name not in released | kept and shapes.get(name) != frozenset()]
             released.update(pending)
-            out.append(_statement("del " + ", ".join(sorted(pending, key=lambda m: (defined.get(m, -1), m)))))
+            pending.sort(key=lambda m: (defined.get(m, -1), m))
+            out.append(_statement("del " + ", ".join(pending)))
             pending = []
         if not isinstance(n, Block):
             defined.update((t, i) for t in ([n.target] if isinstance(n, Assign) else n.targets))
