@@ -212,8 +212,10 @@ def bench_workload(workload, size, rounds, target, peer_names):
             f"{fmt_ratio(result['rows'][name]['to_hand'])} of hand-written")
 
     result["overhead"] = cached_call_overhead(workload, g, max(rounds, 21), target / 2)
-    result["memory"] = {name: timing.peak_bytes(candidates[name])
-                        for name in ("function", "s2s", "hand-written")}
+    measured = {name: timing.memory(candidates[name])
+                for name in ("function", "s2s", "hand-written")}
+    result["memory"] = {name: peak for name, (peak, _) in measured.items()}
+    result["result bytes"] = {name: kept for name, (_, kept) in measured.items()}
     say(f"   ({time.perf_counter() - started:.1f} s)")
     return result
 
@@ -327,7 +329,9 @@ def write_markdown(path, env, results, scaling_results, options, chart_note, fai
                   "and calling the compiled gradient on the test-size input (noisy when that "
                   "call is long), with the time of `s2s.grad(f, wrt)` alone in parentheses; "
                   "memory is the tracemalloc peak of a gradient over the function's (above "
-                  f"{HEAVY:g}x in bold for straight-line code, without loops)."
+                  f"{HEAVY:g}x in bold for straight-line code, without loops; where the "
+                  f"returned gradient alone is above {HEAVY:g}x, ten Python floats against "
+                  "one, that ratio is given beside it: no gradient can be below it)."
                   + (" **Hessian rows** (kind \"hessian\") time the full Hessian "
                      "instead: `s2s.hessian(f, wrt)` against a hand-written NumPy Hessian, "
                      "`jax.hessian` and `torch.autograd.functional.hessian`; their "
@@ -347,9 +351,11 @@ def write_markdown(path, env, results, scaling_results, options, chart_note, fai
                 cells.append(fmt_ratio(rows[p]["s2s_to"]) if p in rows else "skipped")
             mem = r["memory"]
             heavy = mem["s2s"] / max(mem["function"], 1)
+            floor = r["result bytes"]["s2s"] / max(mem["function"], 1)  # the result alone
             cells += [fmt_time(statistics.median(r["compile"])),
                       f"{fmt_time(r['overhead']['lookup'])} ({fmt_time(r['overhead']['lookup alone'])})",
-                      f"**{fmt_ratio(heavy)}**" if heavy > HEAVY and w.kind == "grad" and
+                      f"{fmt_ratio(heavy)} (result alone {fmt_ratio(floor)})" if floor > HEAVY
+                      else f"**{fmt_ratio(heavy)}**" if heavy > HEAVY and w.kind == "grad" and
                       not w.loop else fmt_ratio(heavy),
                       fmt_ratio(mem["hand-written"] / max(mem["function"], 1))]
             if w.kind == "hessian":
@@ -396,7 +402,9 @@ def write_markdown(path, env, results, scaling_results, options, chart_note, fai
                   f"- tracemalloc peak: function {fmt_bytes(m['function'])}, s2s {what} "
                   f"{fmt_bytes(m['s2s'])} ({fmt_ratio(m['s2s'] / max(m['function'], 1))}), "
                   f"hand-written {fmt_bytes(m['hand-written'])} "
-                  f"({fmt_ratio(m['hand-written'] / max(m['function'], 1))})", ""]
+                  f"({fmt_ratio(m['hand-written'] / max(m['function'], 1))}); the {what} "
+                  f"s2s returns holds {fmt_bytes(r['result bytes']['s2s'])}, the function's "
+                  f"result {fmt_bytes(r['result bytes']['function'])}", ""]
     if scaling_results:
         lines += ["## Compile-time scaling", "",
                   "Generated functions of 4x4 arrays (bench/scaling.py): N straight-line "

@@ -67,8 +67,9 @@ def difference(times, a, b):
     return statistics.median(x - y for x, y in zip(times[a], times[b]))
 
 
-def peak_bytes(fn):
-    """Peak traced allocation (bytes above what was live before) during one call of fn.
+def memory(fn):
+    """(peak traced allocation, bytes above what was live before, during one call of fn;
+    the bytes its result holds: what is still allocated once it returned).
     NumPy reports its data buffers to tracemalloc, so array temporaries count."""
     fn()  # warm: first-call allocations (caches, compiled code) are not the workload's
     gc.collect()
@@ -79,9 +80,9 @@ def peak_bytes(fn):
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
         result = fn()
-        peak = tracemalloc.get_traced_memory()[1] - base
+        kept, peak = tracemalloc.get_traced_memory()
         del result
-        return peak
+        return peak - base, kept - base
     finally:
         if started:
             tracemalloc.stop()
