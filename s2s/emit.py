@@ -22,6 +22,7 @@ pass reads like the user's code.  Dead statements are removed first.
 from __future__ import annotations
 
 import ast
+import heapq
 import inspect
 import math
 import numbers
@@ -451,17 +452,22 @@ def _release(shapes, reduced, parts, inlined, stmts, keep):
     out, pending, released_at = [], [], [_shape_of(n, shapes, reduced) for n in nodes]
     kept = keep | views | set(through)
     defined, released = {}, set()  # a top-level statement's targets -> its index
+    dying = []  # a heap of (the last statement reading it, name) by definition
     for i, (n, stmt) in enumerate(zip(nodes, stmts)):
         if pending and (released_at[i] is None or _block_key(n) != _block_key(nodes[i - 1])):
             released.update(pending)
-            pending += [name for name, j in defined.items() if last.get(name, j) < i and
-                        name not in released | kept and shapes.get(name) != frozenset()]
-            released.update(pending)
+            while dying and dying[0][0] < i:
+                name = heapq.heappop(dying)[1]
+                if name not in released and name not in kept and shapes.get(name) != frozenset():
+                    pending.append(name)
+                    released.add(name)
             pending.sort(key=lambda m: (defined.get(m, -1), m))
             out.append(_statement("del " + ", ".join(pending)))
             pending = []
         if not isinstance(n, Block):
-            defined.update((t, i) for t in ([n.target] if isinstance(n, Assign) else n.targets))
+            for t in [n.target] if isinstance(n, Assign) else n.targets:
+                defined[t] = i
+                heapq.heappush(dying, (last.get(t, i), t))
         out.append(stmt)
         shape = released_at[i]
         if shape:  # (a scalar releases nothing)
