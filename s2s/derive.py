@@ -1269,7 +1269,10 @@ class _Reverse:
         last time are computed first, under a name of their own (appended to
         `replacements`): the emitter releases the value before the other terms are made
         (_t0 = 2 * (1 - t**2) * t, del t, dx = _unbroadcast(_t0 - y / (1 + np.exp(x *
-        y)), x): the sum needs t and its own arrays, never both at once)."""
+        y)), x): the sum needs t and its own arrays, never both at once). Top-level code
+        only: nothing is released inside a loop or a branch."""
+        if self.lines is not self.top_lines:
+            return reduced
         inner = {m.target for m in members[:-1]}  # read by this cluster's adjoints only
         out = list(reduced)
         for i, expr in enumerate(out):
