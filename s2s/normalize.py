@@ -1064,6 +1064,11 @@ def coalesce_loops(func):
         else:
             for n in reads(s):
                 read_at.setdefault(n, []).append(order[id(s)])
+            if isinstance(s, If) and isinstance(s.cond, Var):
+                # the reverse sweep reads a branch's condition again, after everything
+                # (an early return's flag, which a later loop would otherwise update)
+                read_at.setdefault(s.cond.name, []).append(position + 1)
+
     def assigned_outside(loop):
         # names assigned outside the loop: by a statement, or by a branch merge that
         # copies another value into them

@@ -863,3 +863,38 @@ def test_a_number_times_a_forward_sum_reads_the_sum():
     # not a multiple (the coefficients disagree): left as it is
     assert in_forward_values(-4 * a + 8 * b - 3 * c, definitions) == -4 * a + 8 * b - 3 * c
     assert sp.expand(in_forward_values(2 * full, definitions).subs(d2, full) - 2 * full) == 0
+
+
+def test_an_early_returns_flag_is_read_by_the_reverse_sweep_as_it_was(tmp_path):
+    # fuzz seed 45504 (predates this test): a return inside a loop leaves a flag the code
+    # after the loop branches on; a later loop that may return updates the flag, and
+    # renaming that loop's copy to the flag's own name made the reverse sweep take the
+    # branch of the first loop's return: gradient 0, not 2
+    f = load(tmp_path, """
+        def f(x):
+            for i in range(3):
+                if x.sum() < -100:
+                    return np.sum(x)
+            j = 0
+            while j < 4:
+                return np.sum(x * 2.0)
+            return np.sum(x)
+    """)
+    x = np.array([-0.06, 0.26, 1.16])
+    np.testing.assert_array_equal(s2s.grad(f)(x), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(s2s.grad(f)(x - 200), [1.0, 1.0, 1.0])  # the first return
+    check_grads(f, [x])
+    np.testing.assert_allclose(s2s.jacobian(f, mode="forward")(x), [2.0, 2.0, 2.0])
+    g = load(tmp_path, """
+        def g(x):
+            for i in range(3):
+                if x.sum() < -100:
+                    return np.sum(x)
+            j = 0
+            while (j < 4) & (np.sum(x) <= 1.76):
+                v7 = x * 0.5
+                return np.mean(v7 + np.diag(v7))
+            return np.sum(x)
+    """, "g")
+    check_grads(g, [x])
+    check_grads(g, [x + 1.0])  # the last return
