@@ -32,10 +32,27 @@ class Var:
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Const:
     value: Any
     text: str  # how the constant is written in generated code: "1.0", "np.pi", "SCALE"
+
+    def __eq__(self, other):
+        """Equal text and value; an array (a module constant, W) only to itself: its ==
+        is elementwise."""
+        if not isinstance(other, Const):
+            return NotImplemented
+        if self.text != other.text or type(self.value) is not type(other.value):
+            return False
+        if self.value is other.value:
+            return True
+        try:
+            return bool(self.value == other.value)
+        except ValueError:  # (arrays inside a tuple)
+            return False
+
+    def __hash__(self):
+        return hash(self.text)
 
 
 Operand = Union[Var, Const]

@@ -898,3 +898,25 @@ def test_an_early_returns_flag_is_read_by_the_reverse_sweep_as_it_was(tmp_path):
     """, "g")
     check_grads(g, [x])
     check_grads(g, [x + 1.0])  # the last return
+
+
+def test_a_module_array_in_both_branches_of_an_if_expression(tmp_path):
+    # fuzz seed 46433 (predates this test): comparing the two branches' values (to merge
+    # them) compared the arrays elementwise and crashed with NumPy's "truth value of an
+    # array is ambiguous" from our internals
+    f = load(tmp_path, """
+        W = np.array([[1.0], [2.0]])
+
+        def helper(a, scale=0.3):
+            if scale:
+                return np.tanh(a)
+            return np.log(W if scale else W) * a
+
+        def f(x):
+            return np.sum(helper(x) + (W if np.sum(x) > 0 else W) * x)
+    """)
+    x = rng.standard_normal((2, 3))
+    check_grads(f, [x])
+    h = s2s.hessian(f)(x)
+    t = np.tanh(x.ravel())
+    np.testing.assert_allclose(h.reshape(6, 6), np.diag(-2 * t * (1 - t**2)), atol=1e-12)
