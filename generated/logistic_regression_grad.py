@@ -70,15 +70,21 @@ def _like(value, x):
     return np.asarray(value, dtype=np.result_type(x, 1.0))
 
 
+def _matmul_operands(dy, a, b):
+    """(dy, a's shape, b's shape, dy's shape) where one is not an array: a literal dy (the
+    seed 1) in a and b's precision."""
+    if type(dy) is int or type(dy) is float:
+        dy = np.asarray(dy, dtype=np.result_type(a, b, 1.0))
+    return dy, np.shape(a), np.shape(b), np.shape(dy)
+
+
 # y = a @ b -> db = a^T @ dy, with 1-D operands promoted and batch axes summed
 # (dy may be computed for a broadcast of y: it is summed back to y's shape first).
 def _matmul_adjoint_rhs(dy, a, b):
     try:  # arrays (once a step in a loop: no conversions)
         sa, sb, sy = a.shape, b.shape, dy.shape
     except AttributeError:
-        if type(dy) is int or type(dy) is float:  # a literal (the seed 1): in a and b's precision
-            dy = np.asarray(dy, dtype=np.result_type(a, b, 1.0))
-        sa, sb, sy = np.shape(a), np.shape(b), np.shape(dy)
+        dy, sa, sb, sy = _matmul_operands(dy, a, b)
     if len(sa) == 2 and (len(sb) == 2 and sy == (sa[0], sb[1]) or len(sb) == 1 and sy == sa[:1]):
         return a.T @ dy
     if len(sa) == 1 and len(sb) == 2 and sy == sb[1:]:
